@@ -1,0 +1,2 @@
+process.stderr.write('micrun: not built yet\n');
+process.exit(1);

@@ -1,0 +1,134 @@
+// A private containerd 1.6 for one test file: own root, state, sockets and config under a temp
+// dir, our binaries first on its PATH, stopped by PID at the end. Never touches a system
+// containerd (/run/containerd is not used: the shim socket dir is redirected through
+// MICRUN_SHIM_SOCKET_DIR, which containerd passes on to the shims it starts).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, mkdirSync, writeFileSync, symlinkSync, existsSync, rmSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { run, stopChild, waitFor, type RunResult } from './processes';
+
+export const repoRoot = path.resolve(__dirname, '../../..');
+export const distDir = path.join(repoRoot, 'dist');
+
+export interface ContainerdOptions {
+  /** Extra TOML appended to the generated config (e.g. CRI runtime sections). */
+  extraConfig?: string;
+  /** Keep the CRI plugin enabled (off by default: it is slow to start and needs no CNI here). */
+  cri?: boolean;
+  /** Extra environment for containerd and therefore for every shim it starts. */
+  env?: NodeJS.ProcessEnv;
+  /** Reuse this directory (to restart containerd over the same state). */
+  dir?: string;
+}
+
+export interface Containerd {
+  dir: string;
+  address: string;
+  ttrpcAddress: string;
+  root: string;
+  state: string;
+  /** Directory of shim sockets (MICRUN_SHIM_SOCKET_DIR). */
+  shimSocketDir: string;
+  /** Directory put first on containerd's PATH, holding links to our binaries. */
+  binDir: string;
+  pid: number;
+  ctr(args: readonly string[], opts?: { input?: string; timeoutMs?: number; namespace?: string }): Promise<RunResult>;
+  /** Stops containerd (SIGTERM, then SIGKILL) but leaves its directories. */
+  stop(): Promise<void>;
+  /** Stops containerd, then removes its directories. */
+  destroy(): Promise<void>;
+  log(): string;
+}
+
+export function linkBinaries(binDir: string): void {
+  mkdirSync(binDir, { recursive: true });
+  for (const name of ['containerd-shim-mica-v2', 'micad-sim', 'micrun']) {
+    const link = path.join(binDir, name);
+    if (!existsSync(link)) symlinkSync(path.join(distDir, `${name}.js`), link);
+  }
+}
+
+export async function startContainerd(opts: ContainerdOptions = {}): Promise<Containerd> {
+  const dir = opts.dir ?? mkdtempSync(path.join(tmpdir(), 'micrun-ctd-'));
+  const root = path.join(dir, 'root');
+  const state = path.join(dir, 'state');
+  const address = path.join(dir, 'containerd.sock');
+  const shimSocketDir = path.join(dir, 's');
+  const binDir = path.join(dir, 'bin');
+  mkdirSync(root, { recursive: true });
+  mkdirSync(state, { recursive: true });
+  linkBinaries(binDir);
+  const disabled = opts.cri ? [] : ['"io.containerd.grpc.v1.cri"'];
+  const config = [
+    'version = 2',
+    `root = "${root}"`,
+    `state = "${state}"`,
+    `disabled_plugins = [${disabled.join(', ')}]`,
+    '[grpc]',
+    `  address = "${address}"`,
+    '[ttrpc]',
+    `  address = "${address}.ttrpc"`,
+    '[debug]',
+    '  level = "debug"',
+    opts.extraConfig ?? '',
+  ].join('\n');
+  const configPath = path.join(dir, 'config.toml');
+  writeFileSync(configPath, config);
+  const logPath = path.join(dir, 'containerd.log');
+  const { openSync } = await import('node:fs');
+  const logFd = openSync(logPath, 'a');
+  const env = {
+    ...process.env,
+    ...opts.env,
+    PATH: `${binDir}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`,
+    MICRUN_SHIM_SOCKET_DIR: shimSocketDir,
+  };
+  const child: ChildProcess = spawn('containerd', ['--config', configPath], {
+    env,
+    stdio: ['ignore', logFd, logFd],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const ctr: Containerd['ctr'] = (args, o = {}) =>
+    run('ctr', ['--address', address, '--namespace', o.namespace ?? 'default', ...args], {
+      input: o.input,
+      timeoutMs: o.timeoutMs ?? 60_000,
+      env,
+    });
+  try {
+    await waitFor(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`containerd exited early: ${readFileSync(logPath, 'utf8')}`);
+        if (!existsSync(address)) return false;
+        return (await ctr(['version'], { timeoutMs: 5_000 })).code === 0;
+      },
+      { timeoutMs: 20_000, intervalMs: 100, what: 'containerd to serve' },
+    );
+  } catch (err) {
+    await stopChild(child);
+    throw err;
+  }
+  const stop = async () => {
+    await stopChild(child, 10_000);
+    await exited;
+  };
+  return {
+    dir,
+    address,
+    ttrpcAddress: `${address}.ttrpc`,
+    root,
+    state,
+    shimSocketDir,
+    binDir,
+    pid: child.pid!,
+    ctr,
+    stop,
+    async destroy() {
+      await stop();
+      // Bundles may still hold rootfs mounts if a test failed half-way; unmount before removing.
+      await run('sh', ['-c', `grep -o " ${dir}[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l`]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+    log: () => readFileSync(logPath, 'utf8'),
+  };
+}
