@@ -69,27 +69,6 @@ export namespace io {
                     static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): io.containerd.cgroups.v1.Metrics & io.containerd.cgroups.v1.Metrics.$Shape;
 
                     /**
-                     * Creates a Metrics message from a plain object. Also converts values to their respective internal types.
-                     * @param object Plain object
-                     * @returns Metrics
-                     */
-                    static fromObject(object: { [k: string]: any }): io.containerd.cgroups.v1.Metrics;
-
-                    /**
-                     * Creates a plain object from a Metrics message. Also converts values to other types if specified.
-                     * @param message Metrics
-                     * @param [options] Conversion options
-                     * @returns Plain object
-                     */
-                    static toObject(message: io.containerd.cgroups.v1.Metrics, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                    /**
-                     * Converts this Metrics to JSON.
-                     * @returns JSON object
-                     */
-                    toJSON(): { [k: string]: any };
-
-                    /**
                      * Gets the type url for Metrics
                      * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
                      * @returns The type url
@@ -171,27 +150,6 @@ export namespace io {
                     static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): io.containerd.cgroups.v1.PidsStat & io.containerd.cgroups.v1.PidsStat.$Shape;
 
                     /**
-                     * Creates a PidsStat message from a plain object. Also converts values to their respective internal types.
-                     * @param object Plain object
-                     * @returns PidsStat
-                     */
-                    static fromObject(object: { [k: string]: any }): io.containerd.cgroups.v1.PidsStat;
-
-                    /**
-                     * Creates a plain object from a PidsStat message. Also converts values to other types if specified.
-                     * @param message PidsStat
-                     * @param [options] Conversion options
-                     * @returns Plain object
-                     */
-                    static toObject(message: io.containerd.cgroups.v1.PidsStat, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                    /**
-                     * Converts this PidsStat to JSON.
-                     * @returns JSON object
-                     */
-                    toJSON(): { [k: string]: any };
-
-                    /**
                      * Gets the type url for PidsStat
                      * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
                      * @returns The type url
@@ -265,27 +223,6 @@ export namespace io {
                      * @throws {$protobuf.util.ProtocolError} If required fields are missing
                      */
                     static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): io.containerd.cgroups.v1.CPUStat & io.containerd.cgroups.v1.CPUStat.$Shape;
-
-                    /**
-                     * Creates a CPUStat message from a plain object. Also converts values to their respective internal types.
-                     * @param object Plain object
-                     * @returns CPUStat
-                     */
-                    static fromObject(object: { [k: string]: any }): io.containerd.cgroups.v1.CPUStat;
-
-                    /**
-                     * Creates a plain object from a CPUStat message. Also converts values to other types if specified.
-                     * @param message CPUStat
-                     * @param [options] Conversion options
-                     * @returns Plain object
-                     */
-                    static toObject(message: io.containerd.cgroups.v1.CPUStat, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                    /**
-                     * Converts this CPUStat to JSON.
-                     * @returns JSON object
-                     */
-                    toJSON(): { [k: string]: any };
 
                     /**
                      * Gets the type url for CPUStat
@@ -367,27 +304,6 @@ export namespace io {
                      * @throws {$protobuf.util.ProtocolError} If required fields are missing
                      */
                     static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): io.containerd.cgroups.v1.CPUUsage & io.containerd.cgroups.v1.CPUUsage.$Shape;
-
-                    /**
-                     * Creates a CPUUsage message from a plain object. Also converts values to their respective internal types.
-                     * @param object Plain object
-                     * @returns CPUUsage
-                     */
-                    static fromObject(object: { [k: string]: any }): io.containerd.cgroups.v1.CPUUsage;
-
-                    /**
-                     * Creates a plain object from a CPUUsage message. Also converts values to other types if specified.
-                     * @param message CPUUsage
-                     * @param [options] Conversion options
-                     * @returns Plain object
-                     */
-                    static toObject(message: io.containerd.cgroups.v1.CPUUsage, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                    /**
-                     * Converts this CPUUsage to JSON.
-                     * @returns JSON object
-                     */
-                    toJSON(): { [k: string]: any };
 
                     /**
                      * Gets the type url for CPUUsage
@@ -486,27 +402,6 @@ export namespace io {
                     static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): io.containerd.cgroups.v1.MemoryStat & io.containerd.cgroups.v1.MemoryStat.$Shape;
 
                     /**
-                     * Creates a MemoryStat message from a plain object. Also converts values to their respective internal types.
-                     * @param object Plain object
-                     * @returns MemoryStat
-                     */
-                    static fromObject(object: { [k: string]: any }): io.containerd.cgroups.v1.MemoryStat;
-
-                    /**
-                     * Creates a plain object from a MemoryStat message. Also converts values to other types if specified.
-                     * @param message MemoryStat
-                     * @param [options] Conversion options
-                     * @returns Plain object
-                     */
-                    static toObject(message: io.containerd.cgroups.v1.MemoryStat, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                    /**
-                     * Converts this MemoryStat to JSON.
-                     * @returns JSON object
-                     */
-                    toJSON(): { [k: string]: any };
-
-                    /**
                      * Gets the type url for MemoryStat
                      * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
                      * @returns The type url
@@ -603,27 +498,6 @@ export namespace io {
                     static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): io.containerd.cgroups.v1.MemoryEntry & io.containerd.cgroups.v1.MemoryEntry.$Shape;
 
                     /**
-                     * Creates a MemoryEntry message from a plain object. Also converts values to their respective internal types.
-                     * @param object Plain object
-                     * @returns MemoryEntry
-                     */
-                    static fromObject(object: { [k: string]: any }): io.containerd.cgroups.v1.MemoryEntry;
-
-                    /**
-                     * Creates a plain object from a MemoryEntry message. Also converts values to other types if specified.
-                     * @param message MemoryEntry
-                     * @param [options] Conversion options
-                     * @returns Plain object
-                     */
-                    static toObject(message: io.containerd.cgroups.v1.MemoryEntry, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                    /**
-                     * Converts this MemoryEntry to JSON.
-                     * @returns JSON object
-                     */
-                    toJSON(): { [k: string]: any };
-
-                    /**
                      * Gets the type url for MemoryEntry
                      * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
                      * @returns The type url
@@ -715,27 +589,6 @@ export namespace io {
                     static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): io.containerd.cgroups.v2.Metrics & io.containerd.cgroups.v2.Metrics.$Shape;
 
                     /**
-                     * Creates a Metrics message from a plain object. Also converts values to their respective internal types.
-                     * @param object Plain object
-                     * @returns Metrics
-                     */
-                    static fromObject(object: { [k: string]: any }): io.containerd.cgroups.v2.Metrics;
-
-                    /**
-                     * Creates a plain object from a Metrics message. Also converts values to other types if specified.
-                     * @param message Metrics
-                     * @param [options] Conversion options
-                     * @returns Plain object
-                     */
-                    static toObject(message: io.containerd.cgroups.v2.Metrics, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                    /**
-                     * Converts this Metrics to JSON.
-                     * @returns JSON object
-                     */
-                    toJSON(): { [k: string]: any };
-
-                    /**
                      * Gets the type url for Metrics
                      * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
                      * @returns The type url
@@ -815,27 +668,6 @@ export namespace io {
                      * @throws {$protobuf.util.ProtocolError} If required fields are missing
                      */
                     static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): io.containerd.cgroups.v2.PidsStat & io.containerd.cgroups.v2.PidsStat.$Shape;
-
-                    /**
-                     * Creates a PidsStat message from a plain object. Also converts values to their respective internal types.
-                     * @param object Plain object
-                     * @returns PidsStat
-                     */
-                    static fromObject(object: { [k: string]: any }): io.containerd.cgroups.v2.PidsStat;
-
-                    /**
-                     * Creates a plain object from a PidsStat message. Also converts values to other types if specified.
-                     * @param message PidsStat
-                     * @param [options] Conversion options
-                     * @returns Plain object
-                     */
-                    static toObject(message: io.containerd.cgroups.v2.PidsStat, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                    /**
-                     * Converts this PidsStat to JSON.
-                     * @returns JSON object
-                     */
-                    toJSON(): { [k: string]: any };
 
                     /**
                      * Gets the type url for PidsStat
@@ -926,27 +758,6 @@ export namespace io {
                      * @throws {$protobuf.util.ProtocolError} If required fields are missing
                      */
                     static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): io.containerd.cgroups.v2.CPUStat & io.containerd.cgroups.v2.CPUStat.$Shape;
-
-                    /**
-                     * Creates a CPUStat message from a plain object. Also converts values to their respective internal types.
-                     * @param object Plain object
-                     * @returns CPUStat
-                     */
-                    static fromObject(object: { [k: string]: any }): io.containerd.cgroups.v2.CPUStat;
-
-                    /**
-                     * Creates a plain object from a CPUStat message. Also converts values to other types if specified.
-                     * @param message CPUStat
-                     * @param [options] Conversion options
-                     * @returns Plain object
-                     */
-                    static toObject(message: io.containerd.cgroups.v2.CPUStat, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                    /**
-                     * Converts this CPUStat to JSON.
-                     * @returns JSON object
-                     */
-                    toJSON(): { [k: string]: any };
 
                     /**
                      * Gets the type url for CPUStat
@@ -1055,27 +866,6 @@ export namespace io {
                      * @throws {$protobuf.util.ProtocolError} If required fields are missing
                      */
                     static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): io.containerd.cgroups.v2.MemoryStat & io.containerd.cgroups.v2.MemoryStat.$Shape;
-
-                    /**
-                     * Creates a MemoryStat message from a plain object. Also converts values to their respective internal types.
-                     * @param object Plain object
-                     * @returns MemoryStat
-                     */
-                    static fromObject(object: { [k: string]: any }): io.containerd.cgroups.v2.MemoryStat;
-
-                    /**
-                     * Creates a plain object from a MemoryStat message. Also converts values to other types if specified.
-                     * @param message MemoryStat
-                     * @param [options] Conversion options
-                     * @returns Plain object
-                     */
-                    static toObject(message: io.containerd.cgroups.v2.MemoryStat, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                    /**
-                     * Converts this MemoryStat to JSON.
-                     * @returns JSON object
-                     */
-                    toJSON(): { [k: string]: any };
 
                     /**
                      * Gets the type url for MemoryStat
@@ -1196,27 +986,6 @@ export namespace containerd {
             static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.events.TaskCreate & containerd.events.TaskCreate.$Shape;
 
             /**
-             * Creates a TaskCreate message from a plain object. Also converts values to their respective internal types.
-             * @param object Plain object
-             * @returns TaskCreate
-             */
-            static fromObject(object: { [k: string]: any }): containerd.events.TaskCreate;
-
-            /**
-             * Creates a plain object from a TaskCreate message. Also converts values to other types if specified.
-             * @param message TaskCreate
-             * @param [options] Conversion options
-             * @returns Plain object
-             */
-            static toObject(message: containerd.events.TaskCreate, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-            /**
-             * Converts this TaskCreate to JSON.
-             * @returns JSON object
-             */
-            toJSON(): { [k: string]: any };
-
-            /**
              * Gets the type url for TaskCreate
              * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
              * @returns The type url
@@ -1307,27 +1076,6 @@ export namespace containerd {
             static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.events.TaskStart & containerd.events.TaskStart.$Shape;
 
             /**
-             * Creates a TaskStart message from a plain object. Also converts values to their respective internal types.
-             * @param object Plain object
-             * @returns TaskStart
-             */
-            static fromObject(object: { [k: string]: any }): containerd.events.TaskStart;
-
-            /**
-             * Creates a plain object from a TaskStart message. Also converts values to other types if specified.
-             * @param message TaskStart
-             * @param [options] Conversion options
-             * @returns Plain object
-             */
-            static toObject(message: containerd.events.TaskStart, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-            /**
-             * Converts this TaskStart to JSON.
-             * @returns JSON object
-             */
-            toJSON(): { [k: string]: any };
-
-            /**
              * Gets the type url for TaskStart
              * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
              * @returns The type url
@@ -1413,27 +1161,6 @@ export namespace containerd {
              * @throws {$protobuf.util.ProtocolError} If required fields are missing
              */
             static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.events.TaskDelete & containerd.events.TaskDelete.$Shape;
-
-            /**
-             * Creates a TaskDelete message from a plain object. Also converts values to their respective internal types.
-             * @param object Plain object
-             * @returns TaskDelete
-             */
-            static fromObject(object: { [k: string]: any }): containerd.events.TaskDelete;
-
-            /**
-             * Creates a plain object from a TaskDelete message. Also converts values to other types if specified.
-             * @param message TaskDelete
-             * @param [options] Conversion options
-             * @returns Plain object
-             */
-            static toObject(message: containerd.events.TaskDelete, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-            /**
-             * Converts this TaskDelete to JSON.
-             * @returns JSON object
-             */
-            toJSON(): { [k: string]: any };
 
             /**
              * Gets the type url for TaskDelete
@@ -1529,27 +1256,6 @@ export namespace containerd {
             static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.events.TaskIO & containerd.events.TaskIO.$Shape;
 
             /**
-             * Creates a TaskIO message from a plain object. Also converts values to their respective internal types.
-             * @param object Plain object
-             * @returns TaskIO
-             */
-            static fromObject(object: { [k: string]: any }): containerd.events.TaskIO;
-
-            /**
-             * Creates a plain object from a TaskIO message. Also converts values to other types if specified.
-             * @param message TaskIO
-             * @param [options] Conversion options
-             * @returns Plain object
-             */
-            static toObject(message: containerd.events.TaskIO, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-            /**
-             * Converts this TaskIO to JSON.
-             * @returns JSON object
-             */
-            toJSON(): { [k: string]: any };
-
-            /**
              * Gets the type url for TaskIO
              * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
              * @returns The type url
@@ -1643,27 +1349,6 @@ export namespace containerd {
             static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.events.TaskExit & containerd.events.TaskExit.$Shape;
 
             /**
-             * Creates a TaskExit message from a plain object. Also converts values to their respective internal types.
-             * @param object Plain object
-             * @returns TaskExit
-             */
-            static fromObject(object: { [k: string]: any }): containerd.events.TaskExit;
-
-            /**
-             * Creates a plain object from a TaskExit message. Also converts values to other types if specified.
-             * @param message TaskExit
-             * @param [options] Conversion options
-             * @returns Plain object
-             */
-            static toObject(message: containerd.events.TaskExit, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-            /**
-             * Converts this TaskExit to JSON.
-             * @returns JSON object
-             */
-            toJSON(): { [k: string]: any };
-
-            /**
              * Gets the type url for TaskExit
              * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
              * @returns The type url
@@ -1748,27 +1433,6 @@ export namespace containerd {
             static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.events.TaskOOM & containerd.events.TaskOOM.$Shape;
 
             /**
-             * Creates a TaskOOM message from a plain object. Also converts values to their respective internal types.
-             * @param object Plain object
-             * @returns TaskOOM
-             */
-            static fromObject(object: { [k: string]: any }): containerd.events.TaskOOM;
-
-            /**
-             * Creates a plain object from a TaskOOM message. Also converts values to other types if specified.
-             * @param message TaskOOM
-             * @param [options] Conversion options
-             * @returns Plain object
-             */
-            static toObject(message: containerd.events.TaskOOM, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-            /**
-             * Converts this TaskOOM to JSON.
-             * @returns JSON object
-             */
-            toJSON(): { [k: string]: any };
-
-            /**
              * Gets the type url for TaskOOM
              * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
              * @returns The type url
@@ -1842,27 +1506,6 @@ export namespace containerd {
              * @throws {$protobuf.util.ProtocolError} If required fields are missing
              */
             static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.events.TaskExecAdded & containerd.events.TaskExecAdded.$Shape;
-
-            /**
-             * Creates a TaskExecAdded message from a plain object. Also converts values to their respective internal types.
-             * @param object Plain object
-             * @returns TaskExecAdded
-             */
-            static fromObject(object: { [k: string]: any }): containerd.events.TaskExecAdded;
-
-            /**
-             * Creates a plain object from a TaskExecAdded message. Also converts values to other types if specified.
-             * @param message TaskExecAdded
-             * @param [options] Conversion options
-             * @returns Plain object
-             */
-            static toObject(message: containerd.events.TaskExecAdded, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-            /**
-             * Converts this TaskExecAdded to JSON.
-             * @returns JSON object
-             */
-            toJSON(): { [k: string]: any };
 
             /**
              * Gets the type url for TaskExecAdded
@@ -1946,27 +1589,6 @@ export namespace containerd {
             static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.events.TaskExecStarted & containerd.events.TaskExecStarted.$Shape;
 
             /**
-             * Creates a TaskExecStarted message from a plain object. Also converts values to their respective internal types.
-             * @param object Plain object
-             * @returns TaskExecStarted
-             */
-            static fromObject(object: { [k: string]: any }): containerd.events.TaskExecStarted;
-
-            /**
-             * Creates a plain object from a TaskExecStarted message. Also converts values to other types if specified.
-             * @param message TaskExecStarted
-             * @param [options] Conversion options
-             * @returns Plain object
-             */
-            static toObject(message: containerd.events.TaskExecStarted, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-            /**
-             * Converts this TaskExecStarted to JSON.
-             * @returns JSON object
-             */
-            toJSON(): { [k: string]: any };
-
-            /**
              * Gets the type url for TaskExecStarted
              * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
              * @returns The type url
@@ -2045,27 +1667,6 @@ export namespace containerd {
             static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.events.TaskPaused & containerd.events.TaskPaused.$Shape;
 
             /**
-             * Creates a TaskPaused message from a plain object. Also converts values to their respective internal types.
-             * @param object Plain object
-             * @returns TaskPaused
-             */
-            static fromObject(object: { [k: string]: any }): containerd.events.TaskPaused;
-
-            /**
-             * Creates a plain object from a TaskPaused message. Also converts values to other types if specified.
-             * @param message TaskPaused
-             * @param [options] Conversion options
-             * @returns Plain object
-             */
-            static toObject(message: containerd.events.TaskPaused, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-            /**
-             * Converts this TaskPaused to JSON.
-             * @returns JSON object
-             */
-            toJSON(): { [k: string]: any };
-
-            /**
              * Gets the type url for TaskPaused
              * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
              * @returns The type url
@@ -2136,27 +1737,6 @@ export namespace containerd {
              * @throws {$protobuf.util.ProtocolError} If required fields are missing
              */
             static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.events.TaskResumed & containerd.events.TaskResumed.$Shape;
-
-            /**
-             * Creates a TaskResumed message from a plain object. Also converts values to their respective internal types.
-             * @param object Plain object
-             * @returns TaskResumed
-             */
-            static fromObject(object: { [k: string]: any }): containerd.events.TaskResumed;
-
-            /**
-             * Creates a plain object from a TaskResumed message. Also converts values to other types if specified.
-             * @param message TaskResumed
-             * @param [options] Conversion options
-             * @returns Plain object
-             */
-            static toObject(message: containerd.events.TaskResumed, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-            /**
-             * Converts this TaskResumed to JSON.
-             * @returns JSON object
-             */
-            toJSON(): { [k: string]: any };
 
             /**
              * Gets the type url for TaskResumed
@@ -2232,27 +1812,6 @@ export namespace containerd {
              * @throws {$protobuf.util.ProtocolError} If required fields are missing
              */
             static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.events.TaskCheckpointed & containerd.events.TaskCheckpointed.$Shape;
-
-            /**
-             * Creates a TaskCheckpointed message from a plain object. Also converts values to their respective internal types.
-             * @param object Plain object
-             * @returns TaskCheckpointed
-             */
-            static fromObject(object: { [k: string]: any }): containerd.events.TaskCheckpointed;
-
-            /**
-             * Creates a plain object from a TaskCheckpointed message. Also converts values to other types if specified.
-             * @param message TaskCheckpointed
-             * @param [options] Conversion options
-             * @returns Plain object
-             */
-            static toObject(message: containerd.events.TaskCheckpointed, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-            /**
-             * Converts this TaskCheckpointed to JSON.
-             * @returns JSON object
-             */
-            toJSON(): { [k: string]: any };
 
             /**
              * Gets the type url for TaskCheckpointed
@@ -2341,27 +1900,6 @@ export namespace containerd {
              * @throws {$protobuf.util.ProtocolError} If required fields are missing
              */
             static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.types.Mount & containerd.types.Mount.$Shape;
-
-            /**
-             * Creates a Mount message from a plain object. Also converts values to their respective internal types.
-             * @param object Plain object
-             * @returns Mount
-             */
-            static fromObject(object: { [k: string]: any }): containerd.types.Mount;
-
-            /**
-             * Creates a plain object from a Mount message. Also converts values to other types if specified.
-             * @param message Mount
-             * @param [options] Conversion options
-             * @returns Plain object
-             */
-            static toObject(message: containerd.types.Mount, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-            /**
-             * Converts this Mount to JSON.
-             * @returns JSON object
-             */
-            toJSON(): { [k: string]: any };
 
             /**
              * Gets the type url for Mount
@@ -2457,27 +1995,6 @@ export namespace containerd {
             static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.types.Platform & containerd.types.Platform.$Shape;
 
             /**
-             * Creates a Platform message from a plain object. Also converts values to their respective internal types.
-             * @param object Plain object
-             * @returns Platform
-             */
-            static fromObject(object: { [k: string]: any }): containerd.types.Platform;
-
-            /**
-             * Creates a plain object from a Platform message. Also converts values to other types if specified.
-             * @param message Platform
-             * @param [options] Conversion options
-             * @returns Plain object
-             */
-            static toObject(message: containerd.types.Platform, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-            /**
-             * Converts this Platform to JSON.
-             * @returns JSON object
-             */
-            toJSON(): { [k: string]: any };
-
-            /**
              * Gets the type url for Platform
              * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
              * @returns The type url
@@ -2568,27 +2085,6 @@ export namespace containerd {
             static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.types.Metric & containerd.types.Metric.$Shape;
 
             /**
-             * Creates a Metric message from a plain object. Also converts values to their respective internal types.
-             * @param object Plain object
-             * @returns Metric
-             */
-            static fromObject(object: { [k: string]: any }): containerd.types.Metric;
-
-            /**
-             * Creates a plain object from a Metric message. Also converts values to other types if specified.
-             * @param message Metric
-             * @param [options] Conversion options
-             * @returns Plain object
-             */
-            static toObject(message: containerd.types.Metric, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-            /**
-             * Converts this Metric to JSON.
-             * @returns JSON object
-             */
-            toJSON(): { [k: string]: any };
-
-            /**
              * Gets the type url for Metric
              * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
              * @returns The type url
@@ -2668,27 +2164,6 @@ export namespace containerd {
              * @throws {$protobuf.util.ProtocolError} If required fields are missing
              */
             static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.types.RuntimeVersion & containerd.types.RuntimeVersion.$Shape;
-
-            /**
-             * Creates a RuntimeVersion message from a plain object. Also converts values to their respective internal types.
-             * @param object Plain object
-             * @returns RuntimeVersion
-             */
-            static fromObject(object: { [k: string]: any }): containerd.types.RuntimeVersion;
-
-            /**
-             * Creates a plain object from a RuntimeVersion message. Also converts values to other types if specified.
-             * @param message RuntimeVersion
-             * @param [options] Conversion options
-             * @returns Plain object
-             */
-            static toObject(message: containerd.types.RuntimeVersion, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-            /**
-             * Converts this RuntimeVersion to JSON.
-             * @returns JSON object
-             */
-            toJSON(): { [k: string]: any };
 
             /**
              * Gets the type url for RuntimeVersion
@@ -2776,27 +2251,6 @@ export namespace containerd {
              * @throws {$protobuf.util.ProtocolError} If required fields are missing
              */
             static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.types.RuntimeInfo & containerd.types.RuntimeInfo.$Shape;
-
-            /**
-             * Creates a RuntimeInfo message from a plain object. Also converts values to their respective internal types.
-             * @param object Plain object
-             * @returns RuntimeInfo
-             */
-            static fromObject(object: { [k: string]: any }): containerd.types.RuntimeInfo;
-
-            /**
-             * Creates a plain object from a RuntimeInfo message. Also converts values to other types if specified.
-             * @param message RuntimeInfo
-             * @param [options] Conversion options
-             * @returns Plain object
-             */
-            static toObject(message: containerd.types.RuntimeInfo, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-            /**
-             * Converts this RuntimeInfo to JSON.
-             * @returns JSON object
-             */
-            toJSON(): { [k: string]: any };
 
             /**
              * Gets the type url for RuntimeInfo
@@ -2908,27 +2362,6 @@ export namespace containerd {
                     static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.runtime.sandbox.v1.CreateSandboxRequest & containerd.runtime.sandbox.v1.CreateSandboxRequest.$Shape;
 
                     /**
-                     * Creates a CreateSandboxRequest message from a plain object. Also converts values to their respective internal types.
-                     * @param object Plain object
-                     * @returns CreateSandboxRequest
-                     */
-                    static fromObject(object: { [k: string]: any }): containerd.runtime.sandbox.v1.CreateSandboxRequest;
-
-                    /**
-                     * Creates a plain object from a CreateSandboxRequest message. Also converts values to other types if specified.
-                     * @param message CreateSandboxRequest
-                     * @param [options] Conversion options
-                     * @returns Plain object
-                     */
-                    static toObject(message: containerd.runtime.sandbox.v1.CreateSandboxRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                    /**
-                     * Converts this CreateSandboxRequest to JSON.
-                     * @returns JSON object
-                     */
-                    toJSON(): { [k: string]: any };
-
-                    /**
                      * Gets the type url for CreateSandboxRequest
                      * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
                      * @returns The type url
@@ -3013,27 +2446,6 @@ export namespace containerd {
                     static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.runtime.sandbox.v1.CreateSandboxResponse & containerd.runtime.sandbox.v1.CreateSandboxResponse.$Shape;
 
                     /**
-                     * Creates a CreateSandboxResponse message from a plain object. Also converts values to their respective internal types.
-                     * @param object Plain object
-                     * @returns CreateSandboxResponse
-                     */
-                    static fromObject(object: { [k: string]: any }): containerd.runtime.sandbox.v1.CreateSandboxResponse;
-
-                    /**
-                     * Creates a plain object from a CreateSandboxResponse message. Also converts values to other types if specified.
-                     * @param message CreateSandboxResponse
-                     * @param [options] Conversion options
-                     * @returns Plain object
-                     */
-                    static toObject(message: containerd.runtime.sandbox.v1.CreateSandboxResponse, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                    /**
-                     * Converts this CreateSandboxResponse to JSON.
-                     * @returns JSON object
-                     */
-                    toJSON(): { [k: string]: any };
-
-                    /**
                      * Gets the type url for CreateSandboxResponse
                      * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
                      * @returns The type url
@@ -3101,27 +2513,6 @@ export namespace containerd {
                      * @throws {$protobuf.util.ProtocolError} If required fields are missing
                      */
                     static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.runtime.sandbox.v1.StartSandboxRequest & containerd.runtime.sandbox.v1.StartSandboxRequest.$Shape;
-
-                    /**
-                     * Creates a StartSandboxRequest message from a plain object. Also converts values to their respective internal types.
-                     * @param object Plain object
-                     * @returns StartSandboxRequest
-                     */
-                    static fromObject(object: { [k: string]: any }): containerd.runtime.sandbox.v1.StartSandboxRequest;
-
-                    /**
-                     * Creates a plain object from a StartSandboxRequest message. Also converts values to other types if specified.
-                     * @param message StartSandboxRequest
-                     * @param [options] Conversion options
-                     * @returns Plain object
-                     */
-                    static toObject(message: containerd.runtime.sandbox.v1.StartSandboxRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                    /**
-                     * Converts this StartSandboxRequest to JSON.
-                     * @returns JSON object
-                     */
-                    toJSON(): { [k: string]: any };
 
                     /**
                      * Gets the type url for StartSandboxRequest
@@ -3202,27 +2593,6 @@ export namespace containerd {
                     static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.runtime.sandbox.v1.StartSandboxResponse & containerd.runtime.sandbox.v1.StartSandboxResponse.$Shape;
 
                     /**
-                     * Creates a StartSandboxResponse message from a plain object. Also converts values to their respective internal types.
-                     * @param object Plain object
-                     * @returns StartSandboxResponse
-                     */
-                    static fromObject(object: { [k: string]: any }): containerd.runtime.sandbox.v1.StartSandboxResponse;
-
-                    /**
-                     * Creates a plain object from a StartSandboxResponse message. Also converts values to other types if specified.
-                     * @param message StartSandboxResponse
-                     * @param [options] Conversion options
-                     * @returns Plain object
-                     */
-                    static toObject(message: containerd.runtime.sandbox.v1.StartSandboxResponse, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                    /**
-                     * Converts this StartSandboxResponse to JSON.
-                     * @returns JSON object
-                     */
-                    toJSON(): { [k: string]: any };
-
-                    /**
                      * Gets the type url for StartSandboxResponse
                      * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
                      * @returns The type url
@@ -3301,27 +2671,6 @@ export namespace containerd {
                     static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.runtime.sandbox.v1.PlatformRequest & containerd.runtime.sandbox.v1.PlatformRequest.$Shape;
 
                     /**
-                     * Creates a PlatformRequest message from a plain object. Also converts values to their respective internal types.
-                     * @param object Plain object
-                     * @returns PlatformRequest
-                     */
-                    static fromObject(object: { [k: string]: any }): containerd.runtime.sandbox.v1.PlatformRequest;
-
-                    /**
-                     * Creates a plain object from a PlatformRequest message. Also converts values to other types if specified.
-                     * @param message PlatformRequest
-                     * @param [options] Conversion options
-                     * @returns Plain object
-                     */
-                    static toObject(message: containerd.runtime.sandbox.v1.PlatformRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                    /**
-                     * Converts this PlatformRequest to JSON.
-                     * @returns JSON object
-                     */
-                    toJSON(): { [k: string]: any };
-
-                    /**
                      * Gets the type url for PlatformRequest
                      * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
                      * @returns The type url
@@ -3392,27 +2741,6 @@ export namespace containerd {
                      * @throws {$protobuf.util.ProtocolError} If required fields are missing
                      */
                     static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.runtime.sandbox.v1.PlatformResponse & containerd.runtime.sandbox.v1.PlatformResponse.$Shape;
-
-                    /**
-                     * Creates a PlatformResponse message from a plain object. Also converts values to their respective internal types.
-                     * @param object Plain object
-                     * @returns PlatformResponse
-                     */
-                    static fromObject(object: { [k: string]: any }): containerd.runtime.sandbox.v1.PlatformResponse;
-
-                    /**
-                     * Creates a plain object from a PlatformResponse message. Also converts values to other types if specified.
-                     * @param message PlatformResponse
-                     * @param [options] Conversion options
-                     * @returns Plain object
-                     */
-                    static toObject(message: containerd.runtime.sandbox.v1.PlatformResponse, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                    /**
-                     * Converts this PlatformResponse to JSON.
-                     * @returns JSON object
-                     */
-                    toJSON(): { [k: string]: any };
 
                     /**
                      * Gets the type url for PlatformResponse
@@ -3490,27 +2818,6 @@ export namespace containerd {
                     static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.runtime.sandbox.v1.StopSandboxRequest & containerd.runtime.sandbox.v1.StopSandboxRequest.$Shape;
 
                     /**
-                     * Creates a StopSandboxRequest message from a plain object. Also converts values to their respective internal types.
-                     * @param object Plain object
-                     * @returns StopSandboxRequest
-                     */
-                    static fromObject(object: { [k: string]: any }): containerd.runtime.sandbox.v1.StopSandboxRequest;
-
-                    /**
-                     * Creates a plain object from a StopSandboxRequest message. Also converts values to other types if specified.
-                     * @param message StopSandboxRequest
-                     * @param [options] Conversion options
-                     * @returns Plain object
-                     */
-                    static toObject(message: containerd.runtime.sandbox.v1.StopSandboxRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                    /**
-                     * Converts this StopSandboxRequest to JSON.
-                     * @returns JSON object
-                     */
-                    toJSON(): { [k: string]: any };
-
-                    /**
                      * Gets the type url for StopSandboxRequest
                      * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
                      * @returns The type url
@@ -3581,27 +2888,6 @@ export namespace containerd {
                      * @throws {$protobuf.util.ProtocolError} If required fields are missing
                      */
                     static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.runtime.sandbox.v1.StopSandboxResponse & containerd.runtime.sandbox.v1.StopSandboxResponse.$Shape;
-
-                    /**
-                     * Creates a StopSandboxResponse message from a plain object. Also converts values to their respective internal types.
-                     * @param object Plain object
-                     * @returns StopSandboxResponse
-                     */
-                    static fromObject(object: { [k: string]: any }): containerd.runtime.sandbox.v1.StopSandboxResponse;
-
-                    /**
-                     * Creates a plain object from a StopSandboxResponse message. Also converts values to other types if specified.
-                     * @param message StopSandboxResponse
-                     * @param [options] Conversion options
-                     * @returns Plain object
-                     */
-                    static toObject(message: containerd.runtime.sandbox.v1.StopSandboxResponse, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                    /**
-                     * Converts this StopSandboxResponse to JSON.
-                     * @returns JSON object
-                     */
-                    toJSON(): { [k: string]: any };
 
                     /**
                      * Gets the type url for StopSandboxResponse
@@ -3679,27 +2965,6 @@ export namespace containerd {
                     static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.runtime.sandbox.v1.UpdateSandboxRequest & containerd.runtime.sandbox.v1.UpdateSandboxRequest.$Shape;
 
                     /**
-                     * Creates an UpdateSandboxRequest message from a plain object. Also converts values to their respective internal types.
-                     * @param object Plain object
-                     * @returns UpdateSandboxRequest
-                     */
-                    static fromObject(object: { [k: string]: any }): containerd.runtime.sandbox.v1.UpdateSandboxRequest;
-
-                    /**
-                     * Creates a plain object from an UpdateSandboxRequest message. Also converts values to other types if specified.
-                     * @param message UpdateSandboxRequest
-                     * @param [options] Conversion options
-                     * @returns Plain object
-                     */
-                    static toObject(message: containerd.runtime.sandbox.v1.UpdateSandboxRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                    /**
-                     * Converts this UpdateSandboxRequest to JSON.
-                     * @returns JSON object
-                     */
-                    toJSON(): { [k: string]: any };
-
-                    /**
                      * Gets the type url for UpdateSandboxRequest
                      * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
                      * @returns The type url
@@ -3775,27 +3040,6 @@ export namespace containerd {
                     static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.runtime.sandbox.v1.UpdateSandboxResponse & containerd.runtime.sandbox.v1.UpdateSandboxResponse.$Shape;
 
                     /**
-                     * Creates an UpdateSandboxResponse message from a plain object. Also converts values to their respective internal types.
-                     * @param object Plain object
-                     * @returns UpdateSandboxResponse
-                     */
-                    static fromObject(object: { [k: string]: any }): containerd.runtime.sandbox.v1.UpdateSandboxResponse;
-
-                    /**
-                     * Creates a plain object from an UpdateSandboxResponse message. Also converts values to other types if specified.
-                     * @param message UpdateSandboxResponse
-                     * @param [options] Conversion options
-                     * @returns Plain object
-                     */
-                    static toObject(message: containerd.runtime.sandbox.v1.UpdateSandboxResponse, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                    /**
-                     * Converts this UpdateSandboxResponse to JSON.
-                     * @returns JSON object
-                     */
-                    toJSON(): { [k: string]: any };
-
-                    /**
                      * Gets the type url for UpdateSandboxResponse
                      * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
                      * @returns The type url
@@ -3863,27 +3107,6 @@ export namespace containerd {
                      * @throws {$protobuf.util.ProtocolError} If required fields are missing
                      */
                     static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.runtime.sandbox.v1.WaitSandboxRequest & containerd.runtime.sandbox.v1.WaitSandboxRequest.$Shape;
-
-                    /**
-                     * Creates a WaitSandboxRequest message from a plain object. Also converts values to their respective internal types.
-                     * @param object Plain object
-                     * @returns WaitSandboxRequest
-                     */
-                    static fromObject(object: { [k: string]: any }): containerd.runtime.sandbox.v1.WaitSandboxRequest;
-
-                    /**
-                     * Creates a plain object from a WaitSandboxRequest message. Also converts values to other types if specified.
-                     * @param message WaitSandboxRequest
-                     * @param [options] Conversion options
-                     * @returns Plain object
-                     */
-                    static toObject(message: containerd.runtime.sandbox.v1.WaitSandboxRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                    /**
-                     * Converts this WaitSandboxRequest to JSON.
-                     * @returns JSON object
-                     */
-                    toJSON(): { [k: string]: any };
 
                     /**
                      * Gets the type url for WaitSandboxRequest
@@ -3959,27 +3182,6 @@ export namespace containerd {
                      * @throws {$protobuf.util.ProtocolError} If required fields are missing
                      */
                     static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.runtime.sandbox.v1.WaitSandboxResponse & containerd.runtime.sandbox.v1.WaitSandboxResponse.$Shape;
-
-                    /**
-                     * Creates a WaitSandboxResponse message from a plain object. Also converts values to their respective internal types.
-                     * @param object Plain object
-                     * @returns WaitSandboxResponse
-                     */
-                    static fromObject(object: { [k: string]: any }): containerd.runtime.sandbox.v1.WaitSandboxResponse;
-
-                    /**
-                     * Creates a plain object from a WaitSandboxResponse message. Also converts values to other types if specified.
-                     * @param message WaitSandboxResponse
-                     * @param [options] Conversion options
-                     * @returns Plain object
-                     */
-                    static toObject(message: containerd.runtime.sandbox.v1.WaitSandboxResponse, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                    /**
-                     * Converts this WaitSandboxResponse to JSON.
-                     * @returns JSON object
-                     */
-                    toJSON(): { [k: string]: any };
 
                     /**
                      * Gets the type url for WaitSandboxResponse
@@ -4058,27 +3260,6 @@ export namespace containerd {
                      * @throws {$protobuf.util.ProtocolError} If required fields are missing
                      */
                     static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.runtime.sandbox.v1.SandboxStatusRequest & containerd.runtime.sandbox.v1.SandboxStatusRequest.$Shape;
-
-                    /**
-                     * Creates a SandboxStatusRequest message from a plain object. Also converts values to their respective internal types.
-                     * @param object Plain object
-                     * @returns SandboxStatusRequest
-                     */
-                    static fromObject(object: { [k: string]: any }): containerd.runtime.sandbox.v1.SandboxStatusRequest;
-
-                    /**
-                     * Creates a plain object from a SandboxStatusRequest message. Also converts values to other types if specified.
-                     * @param message SandboxStatusRequest
-                     * @param [options] Conversion options
-                     * @returns Plain object
-                     */
-                    static toObject(message: containerd.runtime.sandbox.v1.SandboxStatusRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                    /**
-                     * Converts this SandboxStatusRequest to JSON.
-                     * @returns JSON object
-                     */
-                    toJSON(): { [k: string]: any };
 
                     /**
                      * Gets the type url for SandboxStatusRequest
@@ -4174,27 +3355,6 @@ export namespace containerd {
                     static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.runtime.sandbox.v1.SandboxStatusResponse & containerd.runtime.sandbox.v1.SandboxStatusResponse.$Shape;
 
                     /**
-                     * Creates a SandboxStatusResponse message from a plain object. Also converts values to their respective internal types.
-                     * @param object Plain object
-                     * @returns SandboxStatusResponse
-                     */
-                    static fromObject(object: { [k: string]: any }): containerd.runtime.sandbox.v1.SandboxStatusResponse;
-
-                    /**
-                     * Creates a plain object from a SandboxStatusResponse message. Also converts values to other types if specified.
-                     * @param message SandboxStatusResponse
-                     * @param [options] Conversion options
-                     * @returns Plain object
-                     */
-                    static toObject(message: containerd.runtime.sandbox.v1.SandboxStatusResponse, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                    /**
-                     * Converts this SandboxStatusResponse to JSON.
-                     * @returns JSON object
-                     */
-                    toJSON(): { [k: string]: any };
-
-                    /**
                      * Gets the type url for SandboxStatusResponse
                      * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
                      * @returns The type url
@@ -4285,27 +3445,6 @@ export namespace containerd {
                     static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.runtime.sandbox.v1.PingRequest & containerd.runtime.sandbox.v1.PingRequest.$Shape;
 
                     /**
-                     * Creates a PingRequest message from a plain object. Also converts values to their respective internal types.
-                     * @param object Plain object
-                     * @returns PingRequest
-                     */
-                    static fromObject(object: { [k: string]: any }): containerd.runtime.sandbox.v1.PingRequest;
-
-                    /**
-                     * Creates a plain object from a PingRequest message. Also converts values to other types if specified.
-                     * @param message PingRequest
-                     * @param [options] Conversion options
-                     * @returns Plain object
-                     */
-                    static toObject(message: containerd.runtime.sandbox.v1.PingRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                    /**
-                     * Converts this PingRequest to JSON.
-                     * @returns JSON object
-                     */
-                    toJSON(): { [k: string]: any };
-
-                    /**
                      * Gets the type url for PingRequest
                      * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
                      * @returns The type url
@@ -4373,27 +3512,6 @@ export namespace containerd {
                      * @throws {$protobuf.util.ProtocolError} If required fields are missing
                      */
                     static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.runtime.sandbox.v1.PingResponse & containerd.runtime.sandbox.v1.PingResponse.$Shape;
-
-                    /**
-                     * Creates a PingResponse message from a plain object. Also converts values to their respective internal types.
-                     * @param object Plain object
-                     * @returns PingResponse
-                     */
-                    static fromObject(object: { [k: string]: any }): containerd.runtime.sandbox.v1.PingResponse;
-
-                    /**
-                     * Creates a plain object from a PingResponse message. Also converts values to other types if specified.
-                     * @param message PingResponse
-                     * @param [options] Conversion options
-                     * @returns Plain object
-                     */
-                    static toObject(message: containerd.runtime.sandbox.v1.PingResponse, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                    /**
-                     * Converts this PingResponse to JSON.
-                     * @returns JSON object
-                     */
-                    toJSON(): { [k: string]: any };
 
                     /**
                      * Gets the type url for PingResponse
@@ -4465,27 +3583,6 @@ export namespace containerd {
                     static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.runtime.sandbox.v1.ShutdownSandboxRequest & containerd.runtime.sandbox.v1.ShutdownSandboxRequest.$Shape;
 
                     /**
-                     * Creates a ShutdownSandboxRequest message from a plain object. Also converts values to their respective internal types.
-                     * @param object Plain object
-                     * @returns ShutdownSandboxRequest
-                     */
-                    static fromObject(object: { [k: string]: any }): containerd.runtime.sandbox.v1.ShutdownSandboxRequest;
-
-                    /**
-                     * Creates a plain object from a ShutdownSandboxRequest message. Also converts values to other types if specified.
-                     * @param message ShutdownSandboxRequest
-                     * @param [options] Conversion options
-                     * @returns Plain object
-                     */
-                    static toObject(message: containerd.runtime.sandbox.v1.ShutdownSandboxRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                    /**
-                     * Converts this ShutdownSandboxRequest to JSON.
-                     * @returns JSON object
-                     */
-                    toJSON(): { [k: string]: any };
-
-                    /**
                      * Gets the type url for ShutdownSandboxRequest
                      * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
                      * @returns The type url
@@ -4555,27 +3652,6 @@ export namespace containerd {
                     static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.runtime.sandbox.v1.ShutdownSandboxResponse & containerd.runtime.sandbox.v1.ShutdownSandboxResponse.$Shape;
 
                     /**
-                     * Creates a ShutdownSandboxResponse message from a plain object. Also converts values to their respective internal types.
-                     * @param object Plain object
-                     * @returns ShutdownSandboxResponse
-                     */
-                    static fromObject(object: { [k: string]: any }): containerd.runtime.sandbox.v1.ShutdownSandboxResponse;
-
-                    /**
-                     * Creates a plain object from a ShutdownSandboxResponse message. Also converts values to other types if specified.
-                     * @param message ShutdownSandboxResponse
-                     * @param [options] Conversion options
-                     * @returns Plain object
-                     */
-                    static toObject(message: containerd.runtime.sandbox.v1.ShutdownSandboxResponse, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                    /**
-                     * Converts this ShutdownSandboxResponse to JSON.
-                     * @returns JSON object
-                     */
-                    toJSON(): { [k: string]: any };
-
-                    /**
                      * Gets the type url for ShutdownSandboxResponse
                      * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
                      * @returns The type url
@@ -4643,27 +3719,6 @@ export namespace containerd {
                      * @throws {$protobuf.util.ProtocolError} If required fields are missing
                      */
                     static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.runtime.sandbox.v1.SandboxMetricsRequest & containerd.runtime.sandbox.v1.SandboxMetricsRequest.$Shape;
-
-                    /**
-                     * Creates a SandboxMetricsRequest message from a plain object. Also converts values to their respective internal types.
-                     * @param object Plain object
-                     * @returns SandboxMetricsRequest
-                     */
-                    static fromObject(object: { [k: string]: any }): containerd.runtime.sandbox.v1.SandboxMetricsRequest;
-
-                    /**
-                     * Creates a plain object from a SandboxMetricsRequest message. Also converts values to other types if specified.
-                     * @param message SandboxMetricsRequest
-                     * @param [options] Conversion options
-                     * @returns Plain object
-                     */
-                    static toObject(message: containerd.runtime.sandbox.v1.SandboxMetricsRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                    /**
-                     * Converts this SandboxMetricsRequest to JSON.
-                     * @returns JSON object
-                     */
-                    toJSON(): { [k: string]: any };
 
                     /**
                      * Gets the type url for SandboxMetricsRequest
@@ -4736,27 +3791,6 @@ export namespace containerd {
                      * @throws {$protobuf.util.ProtocolError} If required fields are missing
                      */
                     static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.runtime.sandbox.v1.SandboxMetricsResponse & containerd.runtime.sandbox.v1.SandboxMetricsResponse.$Shape;
-
-                    /**
-                     * Creates a SandboxMetricsResponse message from a plain object. Also converts values to their respective internal types.
-                     * @param object Plain object
-                     * @returns SandboxMetricsResponse
-                     */
-                    static fromObject(object: { [k: string]: any }): containerd.runtime.sandbox.v1.SandboxMetricsResponse;
-
-                    /**
-                     * Creates a plain object from a SandboxMetricsResponse message. Also converts values to other types if specified.
-                     * @param message SandboxMetricsResponse
-                     * @param [options] Conversion options
-                     * @returns Plain object
-                     */
-                    static toObject(message: containerd.runtime.sandbox.v1.SandboxMetricsResponse, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                    /**
-                     * Converts this SandboxMetricsResponse to JSON.
-                     * @returns JSON object
-                     */
-                    toJSON(): { [k: string]: any };
 
                     /**
                      * Gets the type url for SandboxMetricsResponse
@@ -4846,27 +3880,6 @@ export namespace containerd {
                         static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.services.events.ttrpc.v1.ForwardRequest & containerd.services.events.ttrpc.v1.ForwardRequest.$Shape;
 
                         /**
-                         * Creates a ForwardRequest message from a plain object. Also converts values to their respective internal types.
-                         * @param object Plain object
-                         * @returns ForwardRequest
-                         */
-                        static fromObject(object: { [k: string]: any }): containerd.services.events.ttrpc.v1.ForwardRequest;
-
-                        /**
-                         * Creates a plain object from a ForwardRequest message. Also converts values to other types if specified.
-                         * @param message ForwardRequest
-                         * @param [options] Conversion options
-                         * @returns Plain object
-                         */
-                        static toObject(message: containerd.services.events.ttrpc.v1.ForwardRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                        /**
-                         * Converts this ForwardRequest to JSON.
-                         * @returns JSON object
-                         */
-                        toJSON(): { [k: string]: any };
-
-                        /**
                          * Gets the type url for ForwardRequest
                          * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
                          * @returns The type url
@@ -4946,27 +3959,6 @@ export namespace containerd {
                          * @throws {$protobuf.util.ProtocolError} If required fields are missing
                          */
                         static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.services.events.ttrpc.v1.Envelope & containerd.services.events.ttrpc.v1.Envelope.$Shape;
-
-                        /**
-                         * Creates an Envelope message from a plain object. Also converts values to their respective internal types.
-                         * @param object Plain object
-                         * @returns Envelope
-                         */
-                        static fromObject(object: { [k: string]: any }): containerd.services.events.ttrpc.v1.Envelope;
-
-                        /**
-                         * Creates a plain object from an Envelope message. Also converts values to other types if specified.
-                         * @param message Envelope
-                         * @param [options] Conversion options
-                         * @returns Plain object
-                         */
-                        static toObject(message: containerd.services.events.ttrpc.v1.Envelope, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                        /**
-                         * Converts this Envelope to JSON.
-                         * @returns JSON object
-                         */
-                        toJSON(): { [k: string]: any };
 
                         /**
                          * Gets the type url for Envelope
@@ -5087,27 +4079,6 @@ export namespace containerd {
                 static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.task.v2.CreateTaskRequest & containerd.task.v2.CreateTaskRequest.$Shape;
 
                 /**
-                 * Creates a CreateTaskRequest message from a plain object. Also converts values to their respective internal types.
-                 * @param object Plain object
-                 * @returns CreateTaskRequest
-                 */
-                static fromObject(object: { [k: string]: any }): containerd.task.v2.CreateTaskRequest;
-
-                /**
-                 * Creates a plain object from a CreateTaskRequest message. Also converts values to other types if specified.
-                 * @param message CreateTaskRequest
-                 * @param [options] Conversion options
-                 * @returns Plain object
-                 */
-                static toObject(message: containerd.task.v2.CreateTaskRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                /**
-                 * Converts this CreateTaskRequest to JSON.
-                 * @returns JSON object
-                 */
-                toJSON(): { [k: string]: any };
-
-                /**
                  * Gets the type url for CreateTaskRequest
                  * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
                  * @returns The type url
@@ -5207,27 +4178,6 @@ export namespace containerd {
                 static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.task.v2.CreateTaskResponse & containerd.task.v2.CreateTaskResponse.$Shape;
 
                 /**
-                 * Creates a CreateTaskResponse message from a plain object. Also converts values to their respective internal types.
-                 * @param object Plain object
-                 * @returns CreateTaskResponse
-                 */
-                static fromObject(object: { [k: string]: any }): containerd.task.v2.CreateTaskResponse;
-
-                /**
-                 * Creates a plain object from a CreateTaskResponse message. Also converts values to other types if specified.
-                 * @param message CreateTaskResponse
-                 * @param [options] Conversion options
-                 * @returns Plain object
-                 */
-                static toObject(message: containerd.task.v2.CreateTaskResponse, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                /**
-                 * Converts this CreateTaskResponse to JSON.
-                 * @returns JSON object
-                 */
-                toJSON(): { [k: string]: any };
-
-                /**
                  * Gets the type url for CreateTaskResponse
                  * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
                  * @returns The type url
@@ -5301,27 +4251,6 @@ export namespace containerd {
                  * @throws {$protobuf.util.ProtocolError} If required fields are missing
                  */
                 static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.task.v2.DeleteRequest & containerd.task.v2.DeleteRequest.$Shape;
-
-                /**
-                 * Creates a DeleteRequest message from a plain object. Also converts values to their respective internal types.
-                 * @param object Plain object
-                 * @returns DeleteRequest
-                 */
-                static fromObject(object: { [k: string]: any }): containerd.task.v2.DeleteRequest;
-
-                /**
-                 * Creates a plain object from a DeleteRequest message. Also converts values to other types if specified.
-                 * @param message DeleteRequest
-                 * @param [options] Conversion options
-                 * @returns Plain object
-                 */
-                static toObject(message: containerd.task.v2.DeleteRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                /**
-                 * Converts this DeleteRequest to JSON.
-                 * @returns JSON object
-                 */
-                toJSON(): { [k: string]: any };
 
                 /**
                  * Gets the type url for DeleteRequest
@@ -5403,27 +4332,6 @@ export namespace containerd {
                  * @throws {$protobuf.util.ProtocolError} If required fields are missing
                  */
                 static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.task.v2.DeleteResponse & containerd.task.v2.DeleteResponse.$Shape;
-
-                /**
-                 * Creates a DeleteResponse message from a plain object. Also converts values to their respective internal types.
-                 * @param object Plain object
-                 * @returns DeleteResponse
-                 */
-                static fromObject(object: { [k: string]: any }): containerd.task.v2.DeleteResponse;
-
-                /**
-                 * Creates a plain object from a DeleteResponse message. Also converts values to other types if specified.
-                 * @param message DeleteResponse
-                 * @param [options] Conversion options
-                 * @returns Plain object
-                 */
-                static toObject(message: containerd.task.v2.DeleteResponse, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                /**
-                 * Converts this DeleteResponse to JSON.
-                 * @returns JSON object
-                 */
-                toJSON(): { [k: string]: any };
 
                 /**
                  * Gets the type url for DeleteResponse
@@ -5522,27 +4430,6 @@ export namespace containerd {
                 static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.task.v2.ExecProcessRequest & containerd.task.v2.ExecProcessRequest.$Shape;
 
                 /**
-                 * Creates an ExecProcessRequest message from a plain object. Also converts values to their respective internal types.
-                 * @param object Plain object
-                 * @returns ExecProcessRequest
-                 */
-                static fromObject(object: { [k: string]: any }): containerd.task.v2.ExecProcessRequest;
-
-                /**
-                 * Creates a plain object from an ExecProcessRequest message. Also converts values to other types if specified.
-                 * @param message ExecProcessRequest
-                 * @param [options] Conversion options
-                 * @returns Plain object
-                 */
-                static toObject(message: containerd.task.v2.ExecProcessRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                /**
-                 * Converts this ExecProcessRequest to JSON.
-                 * @returns JSON object
-                 */
-                toJSON(): { [k: string]: any };
-
-                /**
                  * Gets the type url for ExecProcessRequest
                  * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
                  * @returns The type url
@@ -5630,27 +4517,6 @@ export namespace containerd {
                 static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.task.v2.ExecProcessResponse & containerd.task.v2.ExecProcessResponse.$Shape;
 
                 /**
-                 * Creates an ExecProcessResponse message from a plain object. Also converts values to their respective internal types.
-                 * @param object Plain object
-                 * @returns ExecProcessResponse
-                 */
-                static fromObject(object: { [k: string]: any }): containerd.task.v2.ExecProcessResponse;
-
-                /**
-                 * Creates a plain object from an ExecProcessResponse message. Also converts values to other types if specified.
-                 * @param message ExecProcessResponse
-                 * @param [options] Conversion options
-                 * @returns Plain object
-                 */
-                static toObject(message: containerd.task.v2.ExecProcessResponse, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                /**
-                 * Converts this ExecProcessResponse to JSON.
-                 * @returns JSON object
-                 */
-                toJSON(): { [k: string]: any };
-
-                /**
                  * Gets the type url for ExecProcessResponse
                  * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
                  * @returns The type url
@@ -5727,27 +4593,6 @@ export namespace containerd {
                  * @throws {$protobuf.util.ProtocolError} If required fields are missing
                  */
                 static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.task.v2.ResizePtyRequest & containerd.task.v2.ResizePtyRequest.$Shape;
-
-                /**
-                 * Creates a ResizePtyRequest message from a plain object. Also converts values to their respective internal types.
-                 * @param object Plain object
-                 * @returns ResizePtyRequest
-                 */
-                static fromObject(object: { [k: string]: any }): containerd.task.v2.ResizePtyRequest;
-
-                /**
-                 * Creates a plain object from a ResizePtyRequest message. Also converts values to other types if specified.
-                 * @param message ResizePtyRequest
-                 * @param [options] Conversion options
-                 * @returns Plain object
-                 */
-                static toObject(message: containerd.task.v2.ResizePtyRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                /**
-                 * Converts this ResizePtyRequest to JSON.
-                 * @returns JSON object
-                 */
-                toJSON(): { [k: string]: any };
 
                 /**
                  * Gets the type url for ResizePtyRequest
@@ -5832,27 +4677,6 @@ export namespace containerd {
                  * @throws {$protobuf.util.ProtocolError} If required fields are missing
                  */
                 static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.task.v2.StateRequest & containerd.task.v2.StateRequest.$Shape;
-
-                /**
-                 * Creates a StateRequest message from a plain object. Also converts values to their respective internal types.
-                 * @param object Plain object
-                 * @returns StateRequest
-                 */
-                static fromObject(object: { [k: string]: any }): containerd.task.v2.StateRequest;
-
-                /**
-                 * Creates a plain object from a StateRequest message. Also converts values to other types if specified.
-                 * @param message StateRequest
-                 * @param [options] Conversion options
-                 * @returns Plain object
-                 */
-                static toObject(message: containerd.task.v2.StateRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                /**
-                 * Converts this StateRequest to JSON.
-                 * @returns JSON object
-                 */
-                toJSON(): { [k: string]: any };
 
                 /**
                  * Gets the type url for StateRequest
@@ -5958,27 +4782,6 @@ export namespace containerd {
                  * @throws {$protobuf.util.ProtocolError} If required fields are missing
                  */
                 static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.task.v2.StateResponse & containerd.task.v2.StateResponse.$Shape;
-
-                /**
-                 * Creates a StateResponse message from a plain object. Also converts values to their respective internal types.
-                 * @param object Plain object
-                 * @returns StateResponse
-                 */
-                static fromObject(object: { [k: string]: any }): containerd.task.v2.StateResponse;
-
-                /**
-                 * Creates a plain object from a StateResponse message. Also converts values to other types if specified.
-                 * @param message StateResponse
-                 * @param [options] Conversion options
-                 * @returns Plain object
-                 */
-                static toObject(message: containerd.task.v2.StateResponse, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                /**
-                 * Converts this StateResponse to JSON.
-                 * @returns JSON object
-                 */
-                toJSON(): { [k: string]: any };
 
                 /**
                  * Gets the type url for StateResponse
@@ -6092,27 +4895,6 @@ export namespace containerd {
                 static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.task.v2.KillRequest & containerd.task.v2.KillRequest.$Shape;
 
                 /**
-                 * Creates a KillRequest message from a plain object. Also converts values to their respective internal types.
-                 * @param object Plain object
-                 * @returns KillRequest
-                 */
-                static fromObject(object: { [k: string]: any }): containerd.task.v2.KillRequest;
-
-                /**
-                 * Creates a plain object from a KillRequest message. Also converts values to other types if specified.
-                 * @param message KillRequest
-                 * @param [options] Conversion options
-                 * @returns Plain object
-                 */
-                static toObject(message: containerd.task.v2.KillRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                /**
-                 * Converts this KillRequest to JSON.
-                 * @returns JSON object
-                 */
-                toJSON(): { [k: string]: any };
-
-                /**
                  * Gets the type url for KillRequest
                  * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
                  * @returns The type url
@@ -6200,27 +4982,6 @@ export namespace containerd {
                 static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.task.v2.CloseIORequest & containerd.task.v2.CloseIORequest.$Shape;
 
                 /**
-                 * Creates a CloseIORequest message from a plain object. Also converts values to their respective internal types.
-                 * @param object Plain object
-                 * @returns CloseIORequest
-                 */
-                static fromObject(object: { [k: string]: any }): containerd.task.v2.CloseIORequest;
-
-                /**
-                 * Creates a plain object from a CloseIORequest message. Also converts values to other types if specified.
-                 * @param message CloseIORequest
-                 * @param [options] Conversion options
-                 * @returns Plain object
-                 */
-                static toObject(message: containerd.task.v2.CloseIORequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                /**
-                 * Converts this CloseIORequest to JSON.
-                 * @returns JSON object
-                 */
-                toJSON(): { [k: string]: any };
-
-                /**
                  * Gets the type url for CloseIORequest
                  * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
                  * @returns The type url
@@ -6299,27 +5060,6 @@ export namespace containerd {
                 static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.task.v2.PidsRequest & containerd.task.v2.PidsRequest.$Shape;
 
                 /**
-                 * Creates a PidsRequest message from a plain object. Also converts values to their respective internal types.
-                 * @param object Plain object
-                 * @returns PidsRequest
-                 */
-                static fromObject(object: { [k: string]: any }): containerd.task.v2.PidsRequest;
-
-                /**
-                 * Creates a plain object from a PidsRequest message. Also converts values to other types if specified.
-                 * @param message PidsRequest
-                 * @param [options] Conversion options
-                 * @returns Plain object
-                 */
-                static toObject(message: containerd.task.v2.PidsRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                /**
-                 * Converts this PidsRequest to JSON.
-                 * @returns JSON object
-                 */
-                toJSON(): { [k: string]: any };
-
-                /**
                  * Gets the type url for PidsRequest
                  * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
                  * @returns The type url
@@ -6390,27 +5130,6 @@ export namespace containerd {
                  * @throws {$protobuf.util.ProtocolError} If required fields are missing
                  */
                 static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.task.v2.PidsResponse & containerd.task.v2.PidsResponse.$Shape;
-
-                /**
-                 * Creates a PidsResponse message from a plain object. Also converts values to their respective internal types.
-                 * @param object Plain object
-                 * @returns PidsResponse
-                 */
-                static fromObject(object: { [k: string]: any }): containerd.task.v2.PidsResponse;
-
-                /**
-                 * Creates a plain object from a PidsResponse message. Also converts values to other types if specified.
-                 * @param message PidsResponse
-                 * @param [options] Conversion options
-                 * @returns Plain object
-                 */
-                static toObject(message: containerd.task.v2.PidsResponse, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                /**
-                 * Converts this PidsResponse to JSON.
-                 * @returns JSON object
-                 */
-                toJSON(): { [k: string]: any };
 
                 /**
                  * Gets the type url for PidsResponse
@@ -6489,27 +5208,6 @@ export namespace containerd {
                  * @throws {$protobuf.util.ProtocolError} If required fields are missing
                  */
                 static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.task.v2.CheckpointTaskRequest & containerd.task.v2.CheckpointTaskRequest.$Shape;
-
-                /**
-                 * Creates a CheckpointTaskRequest message from a plain object. Also converts values to their respective internal types.
-                 * @param object Plain object
-                 * @returns CheckpointTaskRequest
-                 */
-                static fromObject(object: { [k: string]: any }): containerd.task.v2.CheckpointTaskRequest;
-
-                /**
-                 * Creates a plain object from a CheckpointTaskRequest message. Also converts values to other types if specified.
-                 * @param message CheckpointTaskRequest
-                 * @param [options] Conversion options
-                 * @returns Plain object
-                 */
-                static toObject(message: containerd.task.v2.CheckpointTaskRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                /**
-                 * Converts this CheckpointTaskRequest to JSON.
-                 * @returns JSON object
-                 */
-                toJSON(): { [k: string]: any };
 
                 /**
                  * Gets the type url for CheckpointTaskRequest
@@ -6596,27 +5294,6 @@ export namespace containerd {
                 static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.task.v2.UpdateTaskRequest & containerd.task.v2.UpdateTaskRequest.$Shape;
 
                 /**
-                 * Creates an UpdateTaskRequest message from a plain object. Also converts values to their respective internal types.
-                 * @param object Plain object
-                 * @returns UpdateTaskRequest
-                 */
-                static fromObject(object: { [k: string]: any }): containerd.task.v2.UpdateTaskRequest;
-
-                /**
-                 * Creates a plain object from an UpdateTaskRequest message. Also converts values to other types if specified.
-                 * @param message UpdateTaskRequest
-                 * @param [options] Conversion options
-                 * @returns Plain object
-                 */
-                static toObject(message: containerd.task.v2.UpdateTaskRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                /**
-                 * Converts this UpdateTaskRequest to JSON.
-                 * @returns JSON object
-                 */
-                toJSON(): { [k: string]: any };
-
-                /**
                  * Gets the type url for UpdateTaskRequest
                  * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
                  * @returns The type url
@@ -6698,27 +5375,6 @@ export namespace containerd {
                 static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.task.v2.StartRequest & containerd.task.v2.StartRequest.$Shape;
 
                 /**
-                 * Creates a StartRequest message from a plain object. Also converts values to their respective internal types.
-                 * @param object Plain object
-                 * @returns StartRequest
-                 */
-                static fromObject(object: { [k: string]: any }): containerd.task.v2.StartRequest;
-
-                /**
-                 * Creates a plain object from a StartRequest message. Also converts values to other types if specified.
-                 * @param message StartRequest
-                 * @param [options] Conversion options
-                 * @returns Plain object
-                 */
-                static toObject(message: containerd.task.v2.StartRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                /**
-                 * Converts this StartRequest to JSON.
-                 * @returns JSON object
-                 */
-                toJSON(): { [k: string]: any };
-
-                /**
                  * Gets the type url for StartRequest
                  * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
                  * @returns The type url
@@ -6794,27 +5450,6 @@ export namespace containerd {
                 static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.task.v2.StartResponse & containerd.task.v2.StartResponse.$Shape;
 
                 /**
-                 * Creates a StartResponse message from a plain object. Also converts values to their respective internal types.
-                 * @param object Plain object
-                 * @returns StartResponse
-                 */
-                static fromObject(object: { [k: string]: any }): containerd.task.v2.StartResponse;
-
-                /**
-                 * Creates a plain object from a StartResponse message. Also converts values to other types if specified.
-                 * @param message StartResponse
-                 * @param [options] Conversion options
-                 * @returns Plain object
-                 */
-                static toObject(message: containerd.task.v2.StartResponse, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                /**
-                 * Converts this StartResponse to JSON.
-                 * @returns JSON object
-                 */
-                toJSON(): { [k: string]: any };
-
-                /**
                  * Gets the type url for StartResponse
                  * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
                  * @returns The type url
@@ -6888,27 +5523,6 @@ export namespace containerd {
                  * @throws {$protobuf.util.ProtocolError} If required fields are missing
                  */
                 static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.task.v2.WaitRequest & containerd.task.v2.WaitRequest.$Shape;
-
-                /**
-                 * Creates a WaitRequest message from a plain object. Also converts values to their respective internal types.
-                 * @param object Plain object
-                 * @returns WaitRequest
-                 */
-                static fromObject(object: { [k: string]: any }): containerd.task.v2.WaitRequest;
-
-                /**
-                 * Creates a plain object from a WaitRequest message. Also converts values to other types if specified.
-                 * @param message WaitRequest
-                 * @param [options] Conversion options
-                 * @returns Plain object
-                 */
-                static toObject(message: containerd.task.v2.WaitRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                /**
-                 * Converts this WaitRequest to JSON.
-                 * @returns JSON object
-                 */
-                toJSON(): { [k: string]: any };
 
                 /**
                  * Gets the type url for WaitRequest
@@ -6989,27 +5603,6 @@ export namespace containerd {
                 static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.task.v2.WaitResponse & containerd.task.v2.WaitResponse.$Shape;
 
                 /**
-                 * Creates a WaitResponse message from a plain object. Also converts values to their respective internal types.
-                 * @param object Plain object
-                 * @returns WaitResponse
-                 */
-                static fromObject(object: { [k: string]: any }): containerd.task.v2.WaitResponse;
-
-                /**
-                 * Creates a plain object from a WaitResponse message. Also converts values to other types if specified.
-                 * @param message WaitResponse
-                 * @param [options] Conversion options
-                 * @returns Plain object
-                 */
-                static toObject(message: containerd.task.v2.WaitResponse, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                /**
-                 * Converts this WaitResponse to JSON.
-                 * @returns JSON object
-                 */
-                toJSON(): { [k: string]: any };
-
-                /**
                  * Gets the type url for WaitResponse
                  * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
                  * @returns The type url
@@ -7085,27 +5678,6 @@ export namespace containerd {
                 static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.task.v2.StatsRequest & containerd.task.v2.StatsRequest.$Shape;
 
                 /**
-                 * Creates a StatsRequest message from a plain object. Also converts values to their respective internal types.
-                 * @param object Plain object
-                 * @returns StatsRequest
-                 */
-                static fromObject(object: { [k: string]: any }): containerd.task.v2.StatsRequest;
-
-                /**
-                 * Creates a plain object from a StatsRequest message. Also converts values to other types if specified.
-                 * @param message StatsRequest
-                 * @param [options] Conversion options
-                 * @returns Plain object
-                 */
-                static toObject(message: containerd.task.v2.StatsRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                /**
-                 * Converts this StatsRequest to JSON.
-                 * @returns JSON object
-                 */
-                toJSON(): { [k: string]: any };
-
-                /**
                  * Gets the type url for StatsRequest
                  * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
                  * @returns The type url
@@ -7178,27 +5750,6 @@ export namespace containerd {
                 static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.task.v2.StatsResponse & containerd.task.v2.StatsResponse.$Shape;
 
                 /**
-                 * Creates a StatsResponse message from a plain object. Also converts values to their respective internal types.
-                 * @param object Plain object
-                 * @returns StatsResponse
-                 */
-                static fromObject(object: { [k: string]: any }): containerd.task.v2.StatsResponse;
-
-                /**
-                 * Creates a plain object from a StatsResponse message. Also converts values to other types if specified.
-                 * @param message StatsResponse
-                 * @param [options] Conversion options
-                 * @returns Plain object
-                 */
-                static toObject(message: containerd.task.v2.StatsResponse, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                /**
-                 * Converts this StatsResponse to JSON.
-                 * @returns JSON object
-                 */
-                toJSON(): { [k: string]: any };
-
-                /**
                  * Gets the type url for StatsResponse
                  * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
                  * @returns The type url
@@ -7269,27 +5820,6 @@ export namespace containerd {
                  * @throws {$protobuf.util.ProtocolError} If required fields are missing
                  */
                 static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.task.v2.ConnectRequest & containerd.task.v2.ConnectRequest.$Shape;
-
-                /**
-                 * Creates a ConnectRequest message from a plain object. Also converts values to their respective internal types.
-                 * @param object Plain object
-                 * @returns ConnectRequest
-                 */
-                static fromObject(object: { [k: string]: any }): containerd.task.v2.ConnectRequest;
-
-                /**
-                 * Creates a plain object from a ConnectRequest message. Also converts values to other types if specified.
-                 * @param message ConnectRequest
-                 * @param [options] Conversion options
-                 * @returns Plain object
-                 */
-                static toObject(message: containerd.task.v2.ConnectRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                /**
-                 * Converts this ConnectRequest to JSON.
-                 * @returns JSON object
-                 */
-                toJSON(): { [k: string]: any };
 
                 /**
                  * Gets the type url for ConnectRequest
@@ -7368,27 +5898,6 @@ export namespace containerd {
                  * @throws {$protobuf.util.ProtocolError} If required fields are missing
                  */
                 static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.task.v2.ConnectResponse & containerd.task.v2.ConnectResponse.$Shape;
-
-                /**
-                 * Creates a ConnectResponse message from a plain object. Also converts values to their respective internal types.
-                 * @param object Plain object
-                 * @returns ConnectResponse
-                 */
-                static fromObject(object: { [k: string]: any }): containerd.task.v2.ConnectResponse;
-
-                /**
-                 * Creates a plain object from a ConnectResponse message. Also converts values to other types if specified.
-                 * @param message ConnectResponse
-                 * @param [options] Conversion options
-                 * @returns Plain object
-                 */
-                static toObject(message: containerd.task.v2.ConnectResponse, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                /**
-                 * Converts this ConnectResponse to JSON.
-                 * @returns JSON object
-                 */
-                toJSON(): { [k: string]: any };
 
                 /**
                  * Gets the type url for ConnectResponse
@@ -7472,27 +5981,6 @@ export namespace containerd {
                 static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.task.v2.ShutdownRequest & containerd.task.v2.ShutdownRequest.$Shape;
 
                 /**
-                 * Creates a ShutdownRequest message from a plain object. Also converts values to their respective internal types.
-                 * @param object Plain object
-                 * @returns ShutdownRequest
-                 */
-                static fromObject(object: { [k: string]: any }): containerd.task.v2.ShutdownRequest;
-
-                /**
-                 * Creates a plain object from a ShutdownRequest message. Also converts values to other types if specified.
-                 * @param message ShutdownRequest
-                 * @param [options] Conversion options
-                 * @returns Plain object
-                 */
-                static toObject(message: containerd.task.v2.ShutdownRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                /**
-                 * Converts this ShutdownRequest to JSON.
-                 * @returns JSON object
-                 */
-                toJSON(): { [k: string]: any };
-
-                /**
                  * Gets the type url for ShutdownRequest
                  * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
                  * @returns The type url
@@ -7568,27 +6056,6 @@ export namespace containerd {
                 static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.task.v2.PauseRequest & containerd.task.v2.PauseRequest.$Shape;
 
                 /**
-                 * Creates a PauseRequest message from a plain object. Also converts values to their respective internal types.
-                 * @param object Plain object
-                 * @returns PauseRequest
-                 */
-                static fromObject(object: { [k: string]: any }): containerd.task.v2.PauseRequest;
-
-                /**
-                 * Creates a plain object from a PauseRequest message. Also converts values to other types if specified.
-                 * @param message PauseRequest
-                 * @param [options] Conversion options
-                 * @returns Plain object
-                 */
-                static toObject(message: containerd.task.v2.PauseRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                /**
-                 * Converts this PauseRequest to JSON.
-                 * @returns JSON object
-                 */
-                toJSON(): { [k: string]: any };
-
-                /**
                  * Gets the type url for PauseRequest
                  * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
                  * @returns The type url
@@ -7659,27 +6126,6 @@ export namespace containerd {
                  * @throws {$protobuf.util.ProtocolError} If required fields are missing
                  */
                 static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.task.v2.ResumeRequest & containerd.task.v2.ResumeRequest.$Shape;
-
-                /**
-                 * Creates a ResumeRequest message from a plain object. Also converts values to their respective internal types.
-                 * @param object Plain object
-                 * @returns ResumeRequest
-                 */
-                static fromObject(object: { [k: string]: any }): containerd.task.v2.ResumeRequest;
-
-                /**
-                 * Creates a plain object from a ResumeRequest message. Also converts values to other types if specified.
-                 * @param message ResumeRequest
-                 * @param [options] Conversion options
-                 * @returns Plain object
-                 */
-                static toObject(message: containerd.task.v2.ResumeRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                /**
-                 * Converts this ResumeRequest to JSON.
-                 * @returns JSON object
-                 */
-                toJSON(): { [k: string]: any };
 
                 /**
                  * Gets the type url for ResumeRequest
@@ -7787,27 +6233,6 @@ export namespace containerd {
                 static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): containerd.v1.types.ProcessInfo & containerd.v1.types.ProcessInfo.$Shape;
 
                 /**
-                 * Creates a ProcessInfo message from a plain object. Also converts values to their respective internal types.
-                 * @param object Plain object
-                 * @returns ProcessInfo
-                 */
-                static fromObject(object: { [k: string]: any }): containerd.v1.types.ProcessInfo;
-
-                /**
-                 * Creates a plain object from a ProcessInfo message. Also converts values to other types if specified.
-                 * @param message ProcessInfo
-                 * @param [options] Conversion options
-                 * @returns Plain object
-                 */
-                static toObject(message: containerd.v1.types.ProcessInfo, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-                /**
-                 * Converts this ProcessInfo to JSON.
-                 * @returns JSON object
-                 */
-                toJSON(): { [k: string]: any };
-
-                /**
                  * Gets the type url for ProcessInfo
                  * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
                  * @returns The type url
@@ -7896,27 +6321,6 @@ export namespace runtimeoptions {
              * @throws {$protobuf.util.ProtocolError} If required fields are missing
              */
             static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): runtimeoptions.v1.Options & runtimeoptions.v1.Options.$Shape;
-
-            /**
-             * Creates an Options message from a plain object. Also converts values to their respective internal types.
-             * @param object Plain object
-             * @returns Options
-             */
-            static fromObject(object: { [k: string]: any }): runtimeoptions.v1.Options;
-
-            /**
-             * Creates a plain object from an Options message. Also converts values to other types if specified.
-             * @param message Options
-             * @param [options] Conversion options
-             * @returns Plain object
-             */
-            static toObject(message: runtimeoptions.v1.Options, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-            /**
-             * Converts this Options to JSON.
-             * @returns JSON object
-             */
-            toJSON(): { [k: string]: any };
 
             /**
              * Gets the type url for Options
@@ -8008,27 +6412,6 @@ export namespace google {
             static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): google.protobuf.Timestamp & google.protobuf.Timestamp.$Shape;
 
             /**
-             * Creates a Timestamp message from a plain object. Also converts values to their respective internal types.
-             * @param object Plain object
-             * @returns Timestamp
-             */
-            static fromObject(object: { [k: string]: any }): google.protobuf.Timestamp;
-
-            /**
-             * Creates a plain object from a Timestamp message. Also converts values to other types if specified.
-             * @param message Timestamp
-             * @param [options] Conversion options
-             * @returns Plain object
-             */
-            static toObject(message: google.protobuf.Timestamp, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-            /**
-             * Converts this Timestamp to JSON.
-             * @returns JSON object
-             */
-            toJSON(): { [k: string]: any };
-
-            /**
              * Gets the type url for Timestamp
              * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
              * @returns The type url
@@ -8107,27 +6490,6 @@ export namespace google {
             static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): google.protobuf.Any & google.protobuf.Any.$Shape;
 
             /**
-             * Creates an Any message from a plain object. Also converts values to their respective internal types.
-             * @param object Plain object
-             * @returns Any
-             */
-            static fromObject(object: { [k: string]: any }): google.protobuf.Any;
-
-            /**
-             * Creates a plain object from an Any message. Also converts values to other types if specified.
-             * @param message Any
-             * @param [options] Conversion options
-             * @returns Plain object
-             */
-            static toObject(message: google.protobuf.Any, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-            /**
-             * Converts this Any to JSON.
-             * @returns JSON object
-             */
-            toJSON(): { [k: string]: any };
-
-            /**
              * Gets the type url for Any
              * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
              * @returns The type url
@@ -8198,27 +6560,6 @@ export namespace google {
              * @throws {$protobuf.util.ProtocolError} If required fields are missing
              */
             static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): google.protobuf.Empty & google.protobuf.Empty.$Shape;
-
-            /**
-             * Creates an Empty message from a plain object. Also converts values to their respective internal types.
-             * @param object Plain object
-             * @returns Empty
-             */
-            static fromObject(object: { [k: string]: any }): google.protobuf.Empty;
-
-            /**
-             * Creates a plain object from an Empty message. Also converts values to other types if specified.
-             * @param message Empty
-             * @param [options] Conversion options
-             * @returns Plain object
-             */
-            static toObject(message: google.protobuf.Empty, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-            /**
-             * Converts this Empty to JSON.
-             * @returns JSON object
-             */
-            toJSON(): { [k: string]: any };
 
             /**
              * Gets the type url for Empty
@@ -8298,27 +6639,6 @@ export namespace google {
              * @throws {$protobuf.util.ProtocolError} If required fields are missing
              */
             static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): google.rpc.Status & google.rpc.Status.$Shape;
-
-            /**
-             * Creates a Status message from a plain object. Also converts values to their respective internal types.
-             * @param object Plain object
-             * @returns Status
-             */
-            static fromObject(object: { [k: string]: any }): google.rpc.Status;
-
-            /**
-             * Creates a plain object from a Status message. Also converts values to other types if specified.
-             * @param message Status
-             * @param [options] Conversion options
-             * @returns Plain object
-             */
-            static toObject(message: google.rpc.Status, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-            /**
-             * Converts this Status to JSON.
-             * @returns JSON object
-             */
-            toJSON(): { [k: string]: any };
 
             /**
              * Gets the type url for Status
@@ -8416,27 +6736,6 @@ export namespace ttrpc {
         static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): ttrpc.Request & ttrpc.Request.$Shape;
 
         /**
-         * Creates a Request message from a plain object. Also converts values to their respective internal types.
-         * @param object Plain object
-         * @returns Request
-         */
-        static fromObject(object: { [k: string]: any }): ttrpc.Request;
-
-        /**
-         * Creates a plain object from a Request message. Also converts values to other types if specified.
-         * @param message Request
-         * @param [options] Conversion options
-         * @returns Plain object
-         */
-        static toObject(message: ttrpc.Request, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-        /**
-         * Converts this Request to JSON.
-         * @returns JSON object
-         */
-        toJSON(): { [k: string]: any };
-
-        /**
          * Gets the type url for Request
          * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
          * @returns The type url
@@ -8524,27 +6823,6 @@ export namespace ttrpc {
         static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): ttrpc.Response & ttrpc.Response.$Shape;
 
         /**
-         * Creates a Response message from a plain object. Also converts values to their respective internal types.
-         * @param object Plain object
-         * @returns Response
-         */
-        static fromObject(object: { [k: string]: any }): ttrpc.Response;
-
-        /**
-         * Creates a plain object from a Response message. Also converts values to other types if specified.
-         * @param message Response
-         * @param [options] Conversion options
-         * @returns Plain object
-         */
-        static toObject(message: ttrpc.Response, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-        /**
-         * Converts this Response to JSON.
-         * @returns JSON object
-         */
-        toJSON(): { [k: string]: any };
-
-        /**
          * Gets the type url for Response
          * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
          * @returns The type url
@@ -8623,27 +6901,6 @@ export namespace ttrpc {
         static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): ttrpc.KeyValue & ttrpc.KeyValue.$Shape;
 
         /**
-         * Creates a KeyValue message from a plain object. Also converts values to their respective internal types.
-         * @param object Plain object
-         * @returns KeyValue
-         */
-        static fromObject(object: { [k: string]: any }): ttrpc.KeyValue;
-
-        /**
-         * Creates a plain object from a KeyValue message. Also converts values to other types if specified.
-         * @param message KeyValue
-         * @param [options] Conversion options
-         * @returns Plain object
-         */
-        static toObject(message: ttrpc.KeyValue, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-        /**
-         * Converts this KeyValue to JSON.
-         * @returns JSON object
-         */
-        toJSON(): { [k: string]: any };
-
-        /**
          * Gets the type url for KeyValue
          * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
          * @returns The type url
@@ -8717,27 +6974,6 @@ export namespace ttrpc {
          * @throws {$protobuf.util.ProtocolError} If required fields are missing
          */
         static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): ttrpc.StringList & ttrpc.StringList.$Shape;
-
-        /**
-         * Creates a StringList message from a plain object. Also converts values to their respective internal types.
-         * @param object Plain object
-         * @returns StringList
-         */
-        static fromObject(object: { [k: string]: any }): ttrpc.StringList;
-
-        /**
-         * Creates a plain object from a StringList message. Also converts values to other types if specified.
-         * @param message StringList
-         * @param [options] Conversion options
-         * @returns Plain object
-         */
-        static toObject(message: ttrpc.StringList, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-        /**
-         * Converts this StringList to JSON.
-         * @returns JSON object
-         */
-        toJSON(): { [k: string]: any };
 
         /**
          * Gets the type url for StringList

@@ -1,5 +1,6 @@
 // src/proto — the protobuf messages micrun speaks, generated from protos/ by `npm run gen:proto`
-// (pbjs static-module, int64 as number, no verify(); output committed in generated.js/.d.ts).
+// (pbjs static-module, int64 as number, no verify()/fromObject/toObject; output committed in
+// generated.js/.d.ts).
 //
 // Owns: typed encode/decode for ttrpc's envelope, containerd's Task v2 / Sandbox v1 services,
 // task events, containerd types, cgroups metrics and runtime options; the bare-type-URL Any
@@ -7,7 +8,8 @@
 // Does not know: transport (src/ttrpc), which RPC does what (src/shim).
 //
 // Static code rather than reflection (Root.fromJSON) was chosen by measuring a bundled start-up
-// (require + first encode/decode): see the report in scripts/bench/ttrpc-proto-startup.mjs.
+// (require + first encode/decode; `node scripts/bench/ttrpc-proto-startup.mjs`): 9 ms static vs
+// 19 ms reflection on the 2-core CI machine.
 //
 // Usage:
 //   import { containerd, google, ttrpc } from '../proto';
