@@ -1,0 +1,262 @@
+// Finds the firmware ELF in a container rootfs and stages a private copy for micad.
+//
+// Lookup order (design.md "firmware lookup"): annotation container.firmware_path → process.args[0]
+// when it names a file in the rootfs → /firmware.elf → the single *.elf at the rootfs top. Every
+// path is resolved component by component as if the rootfs were `/`: an absolute symlink target
+// restarts at the rootfs, and any `..` or relative symlink that would climb above it is refused.
+// The rootfs comes from an image we do not trust, so the host must never be read through it.
+import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
+import { lstat, mkdir, open, readdir, readlink, rename, rm, rmdir } from 'node:fs/promises';
+import path from 'node:path';
+import { internal, invalidArgument, notFound } from '../errors';
+
+const MAX_SYMLINKS = 40; // same bound as Linux path resolution (ELOOP)
+const ELF_MAGIC = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
+
+export type FirmwareSource = 'annotation' | 'entrypoint' | 'default' | 'scan';
+
+export interface FoundFirmware {
+  /** Host path of the file, with every symlink already resolved inside the rootfs. */
+  hostPath: string;
+  /** The same file as seen inside the rootfs, e.g. "/firmware.elf". */
+  rootfsPath: string;
+  source: FirmwareSource;
+  size: number;
+  /** Expected sha256 (from container.firmware_hash), checked again while staging. */
+  expectedSha256?: string;
+}
+
+export interface FirmwareQuery {
+  rootfs: string;
+  /** annotation container.firmware_path */
+  firmwarePath?: string;
+  /** annotation container.firmware_hash (lower-case hex) */
+  sha256?: string;
+  /** process.args */
+  args?: readonly string[];
+  /** process.cwd, for a relative args[0]; default "/" */
+  cwd?: string;
+}
+
+interface Attempt {
+  what: string;
+  reason: string;
+  /** true when the candidate simply does not exist (the lookup may go on). */
+  missing: boolean;
+}
+
+type Resolved = { ok: true; hostPath: string; rootfsPath: string; size: number } | { ok: false; reason: string; missing: boolean };
+
+export async function findFirmware(q: FirmwareQuery): Promise<FoundFirmware> {
+  const attempts: Attempt[] = [];
+  const accept = async (found: Resolved & { ok: true }, source: FirmwareSource): Promise<FoundFirmware> => {
+    const fw: FoundFirmware = { hostPath: found.hostPath, rootfsPath: found.rootfsPath, source, size: found.size };
+    if (q.sha256) {
+      const actual = await sha256File(found.hostPath);
+      if (actual !== q.sha256) {
+        throw invalidArgument(
+          `firmware ${found.rootfsPath} in ${q.rootfs} has sha256 ${actual}, but annotation ` +
+            `org.openeuler.micrun.container.firmware_hash expects ${q.sha256}`,
+        );
+      }
+      fw.expectedSha256 = q.sha256;
+    }
+    return fw;
+  };
+
+  // An explicit annotation is the user's choice: if it is wrong we stop instead of guessing.
+  if (q.firmwarePath !== undefined) {
+    const r = await resolveFirmwareFile(q.rootfs, q.firmwarePath);
+    if (r.ok) return accept(r, 'annotation');
+    attempts.push({ what: `annotation container.firmware_path=${q.firmwarePath}`, reason: r.reason, missing: r.missing });
+    throw lookupError(q.rootfs, attempts);
+  }
+
+  const arg0 = q.args?.[0];
+  if (arg0) {
+    const p = path.posix.isAbsolute(arg0) ? arg0 : path.posix.join(q.cwd ?? '/', arg0);
+    const r = await resolveFirmwareFile(q.rootfs, p);
+    if (r.ok) return accept(r, 'entrypoint');
+    attempts.push({ what: `process.args[0]=${arg0}`, reason: r.reason, missing: r.missing });
+  }
+
+  const def = await resolveFirmwareFile(q.rootfs, '/firmware.elf');
+  if (def.ok) return accept(def, 'default');
+  attempts.push({ what: '/firmware.elf', reason: def.reason, missing: def.missing });
+
+  const scan = await scanTopLevelElf(q.rootfs);
+  if (scan.ok) return accept(scan, 'scan');
+  attempts.push({ what: '*.elf at the rootfs top', reason: scan.reason, missing: scan.missing });
+  throw lookupError(q.rootfs, attempts);
+}
+
+function lookupError(rootfs: string, attempts: Attempt[]) {
+  const list = attempts.map((a) => `${a.what}: ${a.reason}`).join('; ');
+  const hint = 'put the firmware at /firmware.elf in the image or name it with annotation org.openeuler.micrun.container.firmware_path';
+  const message = `no usable firmware in rootfs ${rootfs} (tried ${list}); ${hint}`;
+  return attempts.every((a) => a.missing) ? notFound(message) : invalidArgument(message);
+}
+
+/** Resolves `p` inside `root` and checks it is a regular ELF file. */
+async function resolveFirmwareFile(root: string, p: string): Promise<Resolved> {
+  const r = await resolveInRoot(root, p);
+  if (!r.ok) return r;
+  return checkElf(r.hostPath, r.rootfsPath);
+}
+
+/**
+ * Resolves `p` as if `root` were `/`. Refuses (rather than clamps) any climb above the root, so an
+ * escaping path reads as an error the user can see instead of silently naming another file.
+ */
+export async function resolveInRoot(
+  root: string,
+  p: string,
+): Promise<{ ok: true; hostPath: string; rootfsPath: string } | { ok: false; reason: string; missing: boolean }> {
+  const pending = p.split('/').filter((c) => c !== '' && c !== '.');
+  const stack: string[] = [];
+  let links = 0;
+  while (pending.length > 0) {
+    const c = pending.shift()!;
+    if (c === '..') {
+      if (stack.length === 0) return { ok: false, reason: `"${p}" escapes the rootfs through ".."`, missing: false };
+      stack.pop();
+      continue;
+    }
+    const rel = '/' + [...stack, c].join('/');
+    const host = path.join(root, ...stack, c);
+    let st;
+    try {
+      st = await lstat(host);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return { ok: false, reason: `${rel} does not exist`, missing: true };
+      if (code === 'ENOTDIR') return { ok: false, reason: `${rel}: a parent is not a directory`, missing: true };
+      return { ok: false, reason: `${rel}: ${(err as Error).message}`, missing: false };
+    }
+    if (st.isSymbolicLink()) {
+      if (++links > MAX_SYMLINKS) return { ok: false, reason: `"${p}": too many symlinks`, missing: false };
+      const target = await readlink(host);
+      if (target.startsWith('/')) stack.length = 0; // absolute targets mean the rootfs's own `/`
+      pending.unshift(...target.split('/').filter((x) => x !== '' && x !== '.'));
+      continue;
+    }
+    if (pending.length > 0 && !st.isDirectory()) return { ok: false, reason: `${rel} is not a directory`, missing: true };
+    stack.push(c);
+  }
+  return { ok: true, hostPath: path.join(root, ...stack), rootfsPath: '/' + stack.join('/') };
+}
+
+async function checkElf(hostPath: string, rootfsPath: string): Promise<Resolved> {
+  let fh;
+  try {
+    // O_NOFOLLOW: the path was just resolved without symlinks; a swap since then must not be followed.
+    fh = await open(hostPath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    return { ok: false, reason: `${rootfsPath}: cannot open (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, missing: false };
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) return { ok: false, reason: `${rootfsPath} is not a regular file`, missing: false };
+    const head = Buffer.alloc(4);
+    const { bytesRead } = await fh.read(head, 0, 4, 0);
+    if (bytesRead < 4 || !head.equals(ELF_MAGIC)) return { ok: false, reason: `${rootfsPath} is not an ELF file`, missing: false };
+    return { ok: true, hostPath, rootfsPath, size: st.size };
+  } finally {
+    await fh.close();
+  }
+}
+
+async function scanTopLevelElf(root: string): Promise<Resolved> {
+  let names: string[];
+  try {
+    names = (await readdir(root)).filter((n) => n.toLowerCase().endsWith('.elf') && n !== 'firmware.elf').sort();
+  } catch (err) {
+    return { ok: false, reason: `cannot list the rootfs: ${(err as Error).message}`, missing: (err as NodeJS.ErrnoException).code === 'ENOENT' };
+  }
+  if (names.length === 0) return { ok: false, reason: 'none found', missing: true };
+  if (names.length > 1) {
+    return { ok: false, reason: `ambiguous: ${names.join(', ')} (name one with container.firmware_path)`, missing: false };
+  }
+  return resolveFirmwareFile(root, '/' + names[0]);
+}
+
+async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of await openNoFollow(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** A read stream that refuses to follow a symlink swapped in after resolution. */
+async function openNoFollow(file: string): Promise<AsyncIterable<unknown>> {
+  const fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+  return fh.createReadStream({ autoClose: true });
+}
+
+/** `<stateDir>/containers/<id>/firmware.elf`: where a staged firmware lives. */
+export function stagedFirmwarePath(stateDir: string, id: string): string {
+  return path.join(containerDir(stateDir, id), 'firmware.elf');
+}
+
+/**
+ * Copies the firmware to `<stateDir>/containers/<id>/firmware.elf` (temp + fsync + rename) and
+ * returns that path. micad gets this copy because containerd may unmount the rootfs before micad
+ * loads the ELF, and a rootfs file could change under us. The copy is hashed while it is written,
+ * so `container.firmware_hash` holds for exactly the bytes micad will load.
+ */
+export async function stageFirmware(found: FoundFirmware, stateDir: string, id: string): Promise<string> {
+  const dir = containerDir(stateDir, id);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const target = path.join(dir, 'firmware.elf');
+  const tmp = `${target}.tmp-${process.pid}-${Date.now()}`;
+  const out = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+  const hash = createHash('sha256');
+  try {
+    for await (const chunk of await openNoFollow(found.hostPath)) {
+      hash.update(chunk as Buffer);
+      await out.write(chunk as Buffer);
+    }
+    await out.sync();
+  } catch (err) {
+    await out.close().catch(() => {});
+    await rm(tmp, { force: true });
+    throw internal(`cannot stage firmware ${found.hostPath} for container ${id} into ${dir}: ${(err as Error).message}`, err);
+  }
+  await out.close();
+  const actual = hash.digest('hex');
+  if (found.expectedSha256 && actual !== found.expectedSha256) {
+    await rm(tmp, { force: true });
+    throw invalidArgument(`firmware ${found.rootfsPath} changed while staging: sha256 ${actual}, expected ${found.expectedSha256}`);
+  }
+  await rename(tmp, target);
+  await syncDir(dir);
+  return target;
+}
+
+/** Removes the staged firmware (and its directory when nothing else is left). Idempotent. */
+export async function removeStagedFirmware(stateDir: string, id: string): Promise<void> {
+  const dir = containerDir(stateDir, id);
+  await rm(path.join(dir, 'firmware.elf'), { force: true });
+  try {
+    await rmdir(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+  }
+}
+
+function containerDir(stateDir: string, id: string): string {
+  if (!id || id === '.' || id === '..' || id.includes('/') || id.includes('\0')) {
+    throw invalidArgument(`container id ${JSON.stringify(id)} cannot name a directory`);
+  }
+  return path.join(stateDir, 'containers', id);
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
