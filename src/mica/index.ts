@@ -1,0 +1,22 @@
+// src/mica: everything micrun knows about micad. It owns the control protocol (wire facts,
+// the libmica native addon, reply and status parsing), the MicaClient the runtime calls, and
+// console ptys. It does not know containerd, OCI specs, container state or how resources are
+// planned: callers hand it finished CreateParams and names. micad-sim (src/sim) imports only
+// wire.ts and pty.ts from here.
+
+export type {
+  CallOptions,
+  CreateParams,
+  InstanceInfo,
+  InstanceState,
+  InstanceStatus,
+  MicaClient,
+  ResourceKey,
+} from './types';
+export { INSTANCE_STATES } from './types';
+export { createMicaClient, DEFAULT_TIMEOUT_MS, RESOURCE_KEYS, type MicaClientOptions } from './client';
+export { parseStatus, consoleFromServices } from './status';
+export { parseInfo } from './info';
+export { getWindowSize, openPty, setRawMode, setWindowSize, type Pty } from './pty';
+export { loadAddon, findPackageRoot, type LibmicaAddon, type NativeReply } from './addon';
+export * as wire from './wire';
