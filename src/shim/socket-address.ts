@@ -1,0 +1,34 @@
+// Where a shim daemon listens. Follows containerd's pkg/shim convention so that one daemon
+// serves a whole pod: sha256(join(address, namespace, groupId)) under the socket root. The
+// hash only has to be stable for us (containerd never recomputes it), but keeping the
+// convention means the worked example in shimv2-protocol.md §2.3 pins it.
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+
+export const DEFAULT_SOCKET_ROOT = '/run/containerd/s';
+export const CRI_CONTAINER_TYPE = 'io.kubernetes.cri.container-type';
+export const CRI_SANDBOX_ID = 'io.kubernetes.cri.sandbox-id';
+
+/** `MICRUN_SHIM_SOCKET_DIR` (tests, non-default layouts) else containerd's socket root. */
+export function socketRoot(env: NodeJS.ProcessEnv = process.env): string {
+  return env.MICRUN_SHIM_SOCKET_DIR || DEFAULT_SOCKET_ROOT;
+}
+
+export function socketPath(root: string, address: string, namespace: string, groupId: string): string {
+  // Go's filepath.Join cleans the result (collapses "//", drops a trailing "/").
+  const joined = path.posix.join(address, namespace, groupId);
+  return path.join(root, createHash('sha256').update(joined).digest('hex'));
+}
+
+/**
+ * The daemon group of a container: CRI pod containers (and the pod's sandbox container, whose
+ * sandbox-id is its own id) share their pod's daemon; anything else gets its own.
+ */
+export function groupId(id: string, annotations: Readonly<Record<string, string>> | undefined): string {
+  const type = annotations?.[CRI_CONTAINER_TYPE];
+  const sandbox = annotations?.[CRI_SANDBOX_ID];
+  if ((type === 'container' || type === 'sandbox') && sandbox) return sandbox;
+  return id;
+}
+
+export const toAddress = (socket: string) => `unix://${socket}`;

@@ -1,0 +1,30 @@
+import { describe, expect, test } from 'vitest';
+import { groupId, socketPath, socketRoot } from '../../src/shim/socket-address';
+
+describe('shim socket address', () => {
+  test('matches the worked example of containerd pkg/shim (shimv2-protocol.md §2.3)', () => {
+    expect(socketPath('/run/containerd/s', '/run/containerd/containerd.sock', 'default', 'abc')).toBe(
+      '/run/containerd/s/8cb244a719603fe00870d5ce1d8e1f1db43a654cb993d107df1f1ae23ddffa59',
+    );
+  });
+
+  test('the joined path is cleaned like Go filepath.Join', () => {
+    expect(socketPath('/s', '/run/containerd/containerd.sock/', 'default', 'abc')).toBe(
+      socketPath('/s', '/run/containerd/containerd.sock', 'default', 'abc'),
+    );
+  });
+
+  test('MICRUN_SHIM_SOCKET_DIR redirects the root; default is /run/containerd/s', () => {
+    expect(socketRoot({ MICRUN_SHIM_SOCKET_DIR: '/tmp/x' })).toBe('/tmp/x');
+    expect(socketRoot({})).toBe('/run/containerd/s');
+  });
+
+  test('CRI pod containers and the pod sandbox share the sandbox id; others use their own id', () => {
+    const pod = { 'io.kubernetes.cri.container-type': 'container', 'io.kubernetes.cri.sandbox-id': 'pod1' };
+    const sandbox = { 'io.kubernetes.cri.container-type': 'sandbox', 'io.kubernetes.cri.sandbox-id': 'pod1' };
+    expect(groupId('app1', pod)).toBe('pod1');
+    expect(groupId('pod1', sandbox)).toBe('pod1');
+    expect(groupId('single', {})).toBe('single');
+    expect(groupId('single', undefined)).toBe('single');
+  });
+});
