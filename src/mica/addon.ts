@@ -44,8 +44,12 @@ let cached: LibmicaAddon | undefined;
 
 /** Loads the addon once; throws an Error that says how to build it when it is missing. */
 export function loadAddon(): LibmicaAddon {
-  if (cached) return cached;
-  const root = findPackageRoot(moduleDir());
+  cached ??= loadAddonFrom(findPackageRoot(moduleDir()));
+  return cached;
+}
+
+/** Loads `<root>/native/build/Release/libmica.node` (uncached; loadAddon is the normal entry). */
+export function loadAddonFrom(root: string): LibmicaAddon {
   const file = join(root, ADDON_RELATIVE_PATH);
   if (!existsSync(file)) {
     throw new Error(
@@ -53,8 +57,7 @@ export function loadAddon(): LibmicaAddon {
     );
   }
   // createRequire works both in the CommonJS bundles and in vitest's ESM transform.
-  cached = createRequire(join(root, 'package.json'))(file) as LibmicaAddon;
-  return cached;
+  return createRequire(join(root, 'package.json'))(file) as LibmicaAddon;
 }
 
 /** Walks up from `start` (symlinks resolved) to the directory of micrun's package.json. */

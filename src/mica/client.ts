@@ -18,6 +18,7 @@ import {
   unimplemented,
 } from '../errors';
 import { loadAddon, type LibmicaAddon, type NativeError, type NativeReply } from './addon';
+import { CallLimiter } from './call-limiter';
 import { parseInfo } from './info';
 import { parseStatus } from './status';
 import type { CallOptions, CreateParams, MicaClient, ResourceKey } from './types';
@@ -43,8 +44,10 @@ export const RESOURCE_KEYS: readonly ResourceKey[] = [
 export interface MicaClientOptions {
   /** micad's socket directory (micad: /run/mica). */
   socketDir: string;
-  /** Default for calls without their own timeout; covers connect + write + read. */
+  /** Default for calls without their own timeout; covers queueing + connect + write + read. */
   timeoutMs?: number;
+  /** Calls waiting on micad at once (default: half the libuv pool); the rest queue. */
+  maxInFlight?: number;
 }
 
 type SimCommand = (typeof SIM_EXTENSION_COMMANDS)[number];
@@ -55,6 +58,10 @@ export function createMicaClient(options: MicaClientOptions): MicaClient {
   const addon: LibmicaAddon = loadAddon();
   const createSocket = join(socketDir, CREATE_SOCKET_NAME);
   const timeoutOf = (opts?: CallOptions) => opts?.timeoutMs ?? defaultTimeout;
+  const limiter =
+    options.maxInFlight === undefined
+      ? CallLimiter.forThreadPool()
+      : new CallLimiter(options.maxInFlight);
 
   /** Sends one text command; resolves with micad's text on MICA-SUCCESS. */
   async function command(name: string, cmd: string, opts?: CallOptions): Promise<string> {
@@ -67,7 +74,9 @@ export function createMicaClient(options: MicaClientOptions): MicaClient {
     }
     let reply: NativeReply;
     try {
-      reply = await addon.command(socketDir, name, cmd, timeoutOf(opts));
+      reply = await limiter.run(timeoutOf(opts), `${cmd} ${name}`, (ms) =>
+        addon.command(socketDir, name, cmd, ms),
+      );
     } catch (err) {
       throw transportError(err, `${cmd} ${name}`, createSocket);
     }
@@ -95,7 +104,9 @@ export function createMicaClient(options: MicaClientOptions): MicaClient {
       checkName(params.name);
       let reply: NativeReply;
       try {
-        reply = await addon.create(socketDir, params, timeoutOf(opts));
+        reply = await limiter.run(timeoutOf(opts), `create ${params.name}`, (ms) =>
+          addon.create(socketDir, params, ms),
+        );
       } catch (err) {
         throw transportError(err, `create ${params.name}`, createSocket);
       }
@@ -167,6 +178,7 @@ function commandFailed(name: string, cmd: string, text: string): CodedError {
 
 /** Maps a native transport error (errno name in `code`) to a CodedError. */
 function transportError(err: unknown, what: string, createSocket: string): CodedError {
+  if (err instanceof CodedError) return err; // the limiter's own deadline
   const e = err as Partial<NativeError>;
   const message = `micad ${what}: ${e.message ?? String(err)}`;
   switch (e.code) {

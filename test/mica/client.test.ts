@@ -1,4 +1,6 @@
 import { execFileSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Code, CodedError } from '../../src/errors';
@@ -255,7 +257,7 @@ describe('MicaClient against a fake micad', () => {
     }, 10);
     const t0 = performance.now();
     try {
-      await Promise.all([0, 1, 2, 3].map(() => client.start('vm0')));
+      await Promise.all([0, 1, 2, 3].map(() => client.start('vm0', { timeoutMs: 5000 })));
     } finally {
       clearInterval(timer);
     }
@@ -263,5 +265,34 @@ describe('MicaClient against a fake micad', () => {
     expect(elapsed).toBeGreaterThanOrEqual(990);
     expect(maxLag).toBeLessThan(100);
     console.log(`4 x 1 s micad calls: ${elapsed.toFixed(0)} ms total, max timer lag ${maxLag.toFixed(1)} ms`);
+  });
+
+  it('leaves libuv pool threads for fs while micad hangs on 4 calls', async () => {
+    await micad.listen('vm0.socket', () => 'hang');
+    const calls = [0, 1, 2, 3].map(() => client.start('vm0', { timeoutMs: 1500 }).catch((e) => e));
+    await sleep(50); // let the native calls take their pool threads
+    const t0 = performance.now();
+    await readFile(__filename);
+    const fsMs = performance.now() - t0;
+    const errors = await Promise.all(calls);
+    expect(errors.map((e) => (e as CodedError).code)).toEqual(Array(4).fill(Code.DeadlineExceeded));
+    expect(fsMs).toBeLessThan(100);
+    console.log(`fs.promises.readFile while 4 micad calls hang: ${fsMs.toFixed(1)} ms`);
+  });
+
+  it('leaks no file descriptor across successful, failed and timed-out calls', async () => {
+    await micad.listen('mica-create.socket', () => 'MICA-SUCCESS');
+    await micad.listen('vm0.socket', (req) => (req.toString() === 'start' ? 'hang' : micadLike(req)));
+    await client.status('vm0'); // warm up lazily opened handles
+    const before = readdirSync('/proc/self/fd').length;
+    for (let i = 0; i < 10; i++) {
+      await client.create({ ...params, name: `vm${i}` });
+      await client.status('vm0');
+      await client.pause('vm0').catch(() => {});
+      await client.start('ghost').catch(() => {});
+    }
+    await client.start('vm0', { timeoutMs: 100 }).catch(() => {});
+    await micad.close(); // the fake's own server-side fds go away too
+    expect(readdirSync('/proc/self/fd').length).toBeLessThanOrEqual(before);
   });
 });
