@@ -213,6 +213,25 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
   } satisfies TaskService;
 }
 
+/**
+ * The shim half of the exit path (Runtime calls it after persisting the exit and releasing
+ * Wait): flush and close the container's stdio so `ctr run` returns, then publish TaskExit.
+ */
+export function exitHandler(ios: Map<string, TaskIOHandle>, events: EventSink): (container: Container) => Promise<void> {
+  return async (container) => {
+    await ios.get(container.id)?.close();
+    ios.delete(container.id);
+    const exit = container.exitInfo!;
+    events.publish('TaskExit', {
+      containerId: container.id,
+      id: container.id, // the init process: CRI matches TaskExit.id against the container id
+      pid: container.pid,
+      exitStatus: exit.exitStatus,
+      exitedAt: timestamp(exit.exitedAt),
+    });
+  };
+}
+
 interface Decoder<T> {
   decode(bytes: Uint8Array): T;
 }
