@@ -15,7 +15,19 @@ commands:
   version       print the version
 `;
 
-export async function main(argv: readonly string[], io = { stdout: (s: string) => process.stdout.write(s), stderr: (s: string) => process.stderr.write(s), env: process.env }): Promise<number> {
+export interface MainIO {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  env: NodeJS.ProcessEnv;
+}
+
+const processIO: MainIO = {
+  stdout: (text) => void process.stdout.write(text),
+  stderr: (text) => void process.stderr.write(text),
+  env: process.env,
+};
+
+export async function main(argv: readonly string[], io: MainIO = processIO): Promise<number> {
   const err = (line: string) => io.stderr(`${line}\n`);
   const [cmd, ...rest] = argv;
   try {
