@@ -214,3 +214,29 @@ describe('TtrpcServer ⇄ TtrpcClient over a unix socket', () => {
     expect((err as TtrpcError).code).toBe(Code.Unavailable);
   });
 });
+
+describe('TtrpcServer.listenHandle', () => {
+  it('serves a listener the caller created (as the shim daemon adopts the socket from start)', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const path = await import('node:path');
+    const net = await import('node:net');
+    const { TtrpcServer } = await import('../../src/ttrpc');
+    const dir = mkdtempSync(path.join(tmpdir(), 'micrun-ttrpc-'));
+    const socketPath = path.join(dir, 's.sock');
+    const listener = net.createServer();
+    await new Promise<void>((r) => listener.listen(socketPath, r));
+    const server = new TtrpcServer();
+    server.register('test.Echo', { Say: async (p) => p });
+    await server.listenHandle(listener);
+    const c = await TtrpcClient.connect(socketPath);
+    try {
+      expect(str(await c.call('test.Echo', 'Say', text('adopted')))).toBe('adopted');
+    } finally {
+      c.close();
+      await server.close(100);
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(listener.listening).toBe(false);
+  });
+});
