@@ -145,6 +145,7 @@ export function createMicaClient(options: MicaClientOptions): MicaClient {
       return parseInfo(name, await simCommand(name, 'info', opts));
     },
     exists(name: string): boolean {
+      if (name.length === 0 || name.includes('/')) return false;
       try {
         return statSync(join(socketDir, instanceSocketName(name))).isSocket();
       } catch {
@@ -183,12 +184,10 @@ function transportError(err: unknown, what: string, createSocket: string): Coded
   const message = `micad ${what}: ${e.message ?? String(err)}`;
   switch (e.code) {
     case 'ENOENT':
-      // The per-instance socket is missing: micad is down, or it has no such instance.
-      if (!what.startsWith('create ') && isSocket(createSocket)) return notFound(message, err);
-      if (!what.startsWith('create ')) {
-        return unavailable(`${message}; micad is not running (no ${createSocket})`, err);
-      }
-      return unavailable(message, err);
+      // A missing instance socket means no such instance while micad runs, else micad is down.
+      if (what.startsWith('create ')) return unavailable(message, err);
+      if (isSocket(createSocket)) return notFound(message, err);
+      return unavailable(`micad ${what}: micad is not running (no ${createSocket})`, err);
     case 'ECONNREFUSED':
     case 'EPROTO':
     case 'ECONNRESET':

@@ -3,6 +3,10 @@
 // console ptys. It does not know containerd, OCI specs, container state or how resources are
 // planned: callers hand it finished CreateParams and names. micad-sim (src/sim) imports only
 // wire.ts and pty.ts from here.
+//
+// Concurrency: every micad call runs on the libuv pool (native napi_async_work) with one
+// deadline for queueing + connect + write + read; at most half the pool waits on micad at once
+// (call-limiter.ts) so fs.promises keeps working while micad is slow or dead.
 
 export type {
   CallOptions,

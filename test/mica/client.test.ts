@@ -148,7 +148,7 @@ describe('MicaClient against a fake micad', () => {
     expect(err.message).toContain(`micad is not running (no ${micad.dir}/mica-create.socket)`);
     const cmd = await codedError(client.start('vm0'));
     expect(cmd.code).toBe(Code.Unavailable);
-    expect(cmd.message).toContain(`${micad.dir}/mica-create.socket`);
+    expect(cmd.message).toBe(`micad start vm0: micad is not running (no ${micad.dir}/mica-create.socket)`);
   });
 
   it('reports a missing instance as NotFound when micad runs', async () => {
@@ -227,6 +227,7 @@ describe('MicaClient against a fake micad', () => {
     expect(client.exists('vm0')).toBe(true);
     await micad.unlisten('vm0.socket');
     expect(client.exists('vm0')).toBe(false);
+    expect(client.exists('../vm0')).toBe(false);
   });
 
   it('serves 20 concurrent calls', async () => {
