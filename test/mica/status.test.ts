@@ -85,3 +85,28 @@ describe('parseStatus', () => {
     expect((err as CodedError).message).toContain('garbage without state');
   });
 });
+
+describe('parseStatus round-trips formatStatusLine (property)', () => {
+  it('recovers cpu, state, services and console for any micad line', async () => {
+    const fc = await import('fast-check');
+    const name = fc.stringMatching(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,69}$/);
+    const cpus = fc.oneof(fc.constant(''), fc.stringMatching(/^[0-9][0-9,-]{0,39}$/));
+    const state = fc.constantFrom(...INSTANCE_STATES);
+    const tty = fc.constantFrom('/dev/ttyRPMSG0', '/dev/ttyRPMSG_vm_0', '/dev/pts/12');
+    const services = fc.subarray(['rpmsg-rpc', 'rpmsg-umt', 'debug-rtos-kernel']);
+    fc.assert(
+      fc.property(name, cpus, state, fc.option(tty), services, (n, c, s, t, svc) => {
+        // The one layout micad makes ambiguous: a 30-char name glued to a 21+ char cpu_str.
+        fc.pre(!(n.length === 30 && c.length > 20));
+        const tokens = t ? [`rpmsg-tty(${t})`, ...svc] : svc;
+        const parsed = parseStatus(formatStatusLine(n, c, s, tokens));
+        expect(parsed.cpus).toBe(c);
+        expect(parsed.state).toBe(s);
+        expect(parsed.services).toEqual(tokens);
+        expect(parsed.console).toBe(t ?? undefined);
+        expect(parsed.displayName).toBe(n.length <= 31 ? n : `${n.slice(0, 12)}...${n.slice(-1)}`);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
