@@ -9,7 +9,7 @@
 import net from 'node:net';
 import { ttrpc } from '../proto';
 import { Code, CodedError } from '../errors';
-import { encodeFrame, FrameDecoder, FrameType, MAX_DATA_LENGTH, type Frame } from './frame';
+import { encodeFrame, FrameDecoder, FrameType, HEADER_LENGTH, MAX_DATA_LENGTH, type Frame } from './frame';
 import { metadataFromPairs, type Metadata } from './metadata';
 import { toStatus } from './status';
 
@@ -151,6 +151,35 @@ interface ActiveCall {
 
 const EMPTY = new Uint8Array(0);
 
+/**
+ * The hot path: a success reply is `Response{payload}` with no status (as the Go server sends),
+ * i.e. tag 0x12, varint length, payload — written straight into the frame buffer, one allocation.
+ */
+function successFrame(id: number, payload: Uint8Array): Buffer {
+  if (payload.length === 0) return encodeFrame(id, FrameType.Response, 0, EMPTY);
+  let varintLen = 1;
+  for (let n = payload.length; n >= 0x80; n >>>= 7) varintLen++;
+  const dataLen = 1 + varintLen + payload.length;
+  if (dataLen > MAX_DATA_LENGTH) {
+    throw new RangeError(`ttrpc: reply length ${dataLen} exceeds maximum message size of ${MAX_DATA_LENGTH}`);
+  }
+  const buf = Buffer.allocUnsafe(HEADER_LENGTH + dataLen);
+  buf.writeUInt32BE(dataLen, 0);
+  buf.writeUInt32BE(id, 4);
+  buf[8] = FrameType.Response;
+  buf[9] = 0;
+  let off = HEADER_LENGTH;
+  buf[off++] = 0x12; // field 2 (payload), wire type 2
+  let n = payload.length;
+  while (n >= 0x80) {
+    buf[off++] = (n & 0x7f) | 0x80;
+    n >>>= 7;
+  }
+  buf[off++] = n;
+  buf.set(payload, off);
+  return buf;
+}
+
 /** One client connection: frame decoding, stream-id rules, the calls in flight. */
 class ServerConnection {
   private readonly decoder = new FrameDecoder();
@@ -272,7 +301,7 @@ class ServerConnection {
       result = Promise.reject(err);
     }
     result.then(
-      (payload) => this.finish(id, call, () => this.writeResponse(id, ttrpc.Response.encode({ payload }).finish())),
+      (payload) => this.finish(id, call, () => this.writeFrame(successFrame(id, payload))),
       (err: unknown) =>
         this.finish(id, call, () => {
           const status = toStatus(err, controller.signal);
@@ -308,8 +337,12 @@ class ServerConnection {
   }
 
   private writeResponse(id: number, body: Uint8Array): void {
+    this.writeFrame(encodeFrame(id, FrameType.Response, 0, body));
+  }
+
+  private writeFrame(frame: Buffer): void {
     if (this.socket.destroyed || !this.socket.writable) return;
-    this.socket.write(encodeFrame(id, FrameType.Response, 0, body));
+    this.socket.write(frame);
   }
 
   private abortAll(): void {

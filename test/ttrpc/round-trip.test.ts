@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { CodedError, notFound } from '../../src/errors';
-import { Code, TtrpcClient, TtrpcError, type CallContext } from '../../src/ttrpc';
+import { Code, MAX_DATA_LENGTH, TtrpcClient, TtrpcError, type CallContext } from '../../src/ttrpc';
 import { serve, sleep, str, text, type Served } from './helpers';
 
 let served: Served | undefined;
@@ -209,6 +209,28 @@ describe('TtrpcServer ⇄ TtrpcClient over a unix socket', () => {
     await expect(TtrpcClient.connect(served.socketPath, { timeoutMs: 500 })).rejects.toBeInstanceOf(TtrpcError);
   });
 
+  it('close(graceMs) aborts handlers still running after the grace period', async () => {
+    let reason: unknown;
+    const { client, served } = await start((s) =>
+      s.register('test.Svc', {
+        Hang: (_p, ctx) =>
+          new Promise((_resolve, reject) => {
+            ctx.signal.addEventListener('abort', () => {
+              reason = ctx.signal.reason;
+              reject(ctx.signal.reason as Error);
+            });
+          }),
+      }),
+    );
+    const pending = codeOf(client.call('test.Svc', 'Hang', text('')));
+    await sleep(10);
+    const before = Date.now();
+    await served.server.close(50);
+    expect(Date.now() - before).toBeGreaterThanOrEqual(45);
+    expect((reason as CodedError).code).toBe(Code.Cancelled);
+    expect((await pending).code).toBe(Code.Unavailable);
+  });
+
   it('connect to a missing socket fails with Unavailable', async () => {
     const err = await TtrpcClient.connect('/nonexistent/micrun.sock').catch((e: unknown) => e);
     expect((err as TtrpcError).code).toBe(Code.Unavailable);
@@ -238,5 +260,19 @@ describe('TtrpcServer.listenHandle', () => {
       rmSync(dir, { recursive: true, force: true });
     }
     expect(listener.listening).toBe(false);
+  });
+});
+
+describe('reply sizes', () => {
+  it.each([0, 1, 127, 128, 16_383, 16_384, 300_000])('a %i-byte reply round-trips', async (size) => {
+    const body = new Uint8Array(size).map((_, i) => i % 251);
+    const { client } = await start((s) => s.register('test.Size', { Get: async () => body }));
+    const got = await client.call('test.Size', 'Get', text(''));
+    expect(Buffer.from(got).equals(Buffer.from(body))).toBe(true);
+  });
+
+  it('a reply over 4 MiB becomes ResourceExhausted instead of a hang', async () => {
+    const { client } = await start((s) => s.register('test.Size', { Big: async () => new Uint8Array(MAX_DATA_LENGTH) }));
+    expect((await codeOf(client.call('test.Size', 'Big', text('')))).code).toBe(Code.ResourceExhausted);
   });
 });
