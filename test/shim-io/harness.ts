@@ -65,12 +65,12 @@ export class FakeRtos {
     let lastProgress = Date.now();
     while (off < buf.length) {
       try {
-        off += fs.writeSync(this.pty.master, buf, off, Math.min(buf.length - off, 4096));
+        off += fs.writeSync(this.pty.master, buf, off, Math.min(buf.length - off, 65536));
         lastProgress = Date.now();
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
         if (Date.now() - lastProgress > stallMs) return off;
-        await sleep(2);
+        await new Promise((r) => setImmediate(r));
       }
     }
     return off;

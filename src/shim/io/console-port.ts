@@ -8,6 +8,8 @@
 // (write() returns false → wait for 'drain') instead of blocking. Raw mode comes from the
 // addon's cfmakeraw-like setRawMode, not tty.setRawMode, which keeps ONLCR and would turn
 // every "\n" we send into "\r\n".
+// fd ownership: libuv reopens the tty into a new fd and dup2()s it over ours, so the fd we
+// opened stays open beside the handle's own; we keep it for ioctls and close it ourselves.
 
 import * as fs from 'node:fs';
 import * as tty from 'node:tty';
@@ -20,11 +22,16 @@ const close = promisify(fs.close);
 const { O_RDWR, O_NOCTTY, O_NONBLOCK } = fs.constants;
 
 export class ConsolePort {
+  private closed = false;
+
   private constructor(
     readonly path: string,
     private readonly fd: number,
     /** Read console output from it (pause/resume for backpressure); write input to it. */
     readonly stream: tty.ReadStream,
+    private readonly ownsFd: boolean,
+    /** libuv fell back to blocking writes (ttyname failed): worth a warning in the log. */
+    readonly blockingWrites: boolean,
   ) {}
 
   static async open(path: string): Promise<ConsolePort> {
@@ -39,7 +46,9 @@ export class ConsolePort {
       setRawMode(fd);
       const stream = new tty.ReadStream(fd);
       stream.pause();
-      return new ConsolePort(path, fd, stream);
+      const handleFd = (stream as unknown as { _handle?: { fd?: number } })._handle?.fd;
+      // Same fd ⇒ libuv could not reopen the tty and fell back to blocking writes.
+      return new ConsolePort(path, fd, stream, handleFd !== fd, handleFd === fd);
     } catch (err) {
       await close(fd).catch(() => undefined);
       throw err;
@@ -49,16 +58,19 @@ export class ConsolePort {
   /** TIOCSWINSZ on the console tty. The RTOS never sees it (rpmsg has no window size), but
    * tools reading the slave's size (stty size) and a later attach do. */
   resize(cols: number, rows: number): void {
-    if (this.stream.destroyed) return;
+    if (this.closed) return;
     setWindowSize(this.fd, cols, rows);
   }
 
   /** Closes the fd. Input still queued for the RTOS is dropped: the task is going away. */
-  close(): Promise<void> {
-    return new Promise((resolve) => {
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await new Promise<void>((resolve) => {
       if (this.stream.closed) return resolve();
       this.stream.once('close', () => resolve());
       this.stream.destroy();
     });
+    if (this.ownsFd) await close(this.fd).catch(() => undefined);
   }
 }

@@ -67,9 +67,9 @@ export class LoggerSupervisor {
     return new LoggerSupervisor(binary, full, policy, log);
   }
 
-  /** pid of the running binary, if one runs now. */
+  /** pid of the current binary while it runs (also while it is being stopped). */
   get pid(): number | undefined {
-    return this.state === 'up' ? this.current?.pid : undefined;
+    return this.current?.running ? this.current.pid : undefined;
   }
 
   get stats(): { restarts: number; droppedBytes: number; state: State } {

@@ -46,6 +46,7 @@ export function parseStdioUri(name: StdioName, value: string): StdioTarget {
     );
   }
   const path = requireAbsolute(name, value, decodeURIComponent(url.pathname));
+  if (path.endsWith('/')) throw invalidArgument(`${name} URI "${value}" must name a file, not a directory`);
   if (scheme === 'file') return { kind: 'file', path };
   const args: string[] = [];
   const seen = new Set<string>();

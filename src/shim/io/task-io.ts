@@ -132,6 +132,9 @@ export class TaskIO {
       throw failedPrecondition(`task ${this.ctx.containerId}: io closed while attaching console`);
     }
     this.console = port;
+    if (port.blockingWrites) {
+      this.ctx.logger.warn({ consolePath }, 'console tty could not be reopened non-blocking; input writes may block');
+    }
     // After a pump stops, later stream errors (EIO when micad closes the pty master) need a home.
     port.stream.on('error', (err) => this.ctx.logger.debug({ err }, 'console stream error'));
     if (this.size) port.resize(this.size.cols, this.size.rows);

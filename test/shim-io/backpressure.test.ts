@@ -1,0 +1,56 @@
+// A console producing far more than anyone reads must not grow the shim's memory: the pump
+// pauses the console when the stdout fifo is full, the kernel buffers hold the rest, and a
+// reader that comes later receives every byte in order.
+import * as fs from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { TaskIO } from '../../src/shim/io';
+import { FakeRtos, FifoReader, makeFifo, silentLogger, sleep, tempDir, waitFor } from './harness';
+
+const MiB = 1024 * 1024;
+
+describe('console backpressure', () => {
+  const cleanup: (() => unknown)[] = [];
+  afterEach(async () => {
+    for (const fn of cleanup.splice(0).reverse()) await fn();
+  });
+
+  it('10 MiB into an unread stdout fifo: bounded memory, then all bytes in order once a reader attaches', async () => {
+    const dir = tempDir();
+    const rtos = new FakeRtos();
+    cleanup.push(() => {
+      rtos.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+    const stdout = makeFifo(dir, 'stdout');
+    const io = await TaskIO.open({ stdin: '', stdout, stderr: '', terminal: false }, {
+      containerId: 'flood',
+      namespace: 'default',
+      logger: silentLogger,
+    });
+    cleanup.push(() => io.close());
+    await io.attach(rtos.path);
+
+    const payload = Buffer.alloc(10 * MiB);
+    for (let i = 0; i < payload.length; i++) payload[i] = (i * 7 + (i >>> 13)) & 0xff;
+    const rssBefore = process.memoryUsage().rss;
+    // Nobody reads: the producer stalls once fifo + pty + our one in-flight chunk are full.
+    const accepted = await rtos.write(payload, 500);
+    const held = io.stats.consoleBytes;
+    const rssGrowth = process.memoryUsage().rss - rssBefore;
+    console.log(`stalled after ${accepted} bytes accepted by the pty, ${held} read by TaskIO, rss +${(rssGrowth / MiB).toFixed(1)} MiB`);
+    expect(accepted).toBeLessThan(1 * MiB);
+    expect(held).toBeLessThan(512 * 1024);
+    await sleep(200);
+    expect(io.stats.consoleBytes).toBe(held); // paused, not reading on into memory
+
+    const reader = new FifoReader(stdout);
+    cleanup.push(() => reader.close());
+    const started = Date.now();
+    const rest = await rtos.write(payload.subarray(accepted), 5000);
+    expect(accepted + rest).toBe(payload.length);
+    await waitFor(() => reader.bytes === payload.length, 'all 10 MiB at the reader', 15_000);
+    const ms = Date.now() - started;
+    console.log(`10 MiB console → fifo: ${ms} ms (${((10 * 1000) / ms).toFixed(1)} MiB/s), rss +${((process.memoryUsage().rss - rssBefore) / MiB).toFixed(1)} MiB`);
+    expect(reader.data().equals(payload)).toBe(true);
+  });
+});
