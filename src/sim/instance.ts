@@ -133,17 +133,17 @@ export class Instance {
   }
 
   async info(): Promise<InstanceInfo & { resources: Record<string, string | number> }> {
+    // One consistent snapshot, taken before the await (the state may change meanwhile).
     const qemu = this.qemu;
-    const stats = qemu ? await readProcStats(qemu.pid) : undefined;
-    return {
+    const snapshot = {
       state: this.state,
       qemuPid: qemu?.pid,
       console: this.console?.path,
       exitCode: this.exitCode,
-      cpuTimeNs: stats?.cpuTimeNs,
-      memoryBytes: stats?.memoryBytes,
       resources: Object.fromEntries(this.resources),
     };
+    const stats = qemu ? await readProcStats(qemu.pid) : undefined;
+    return { ...snapshot, cpuTimeNs: stats?.cpuTimeNs, memoryBytes: stats?.memoryBytes };
   }
 
   private onQemuEnded(qemu: QemuProcess, exit: QemuExit): void {

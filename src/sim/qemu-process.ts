@@ -113,7 +113,13 @@ export class QemuProcess {
     try {
       await proc.resume();
     } catch (err) {
-      if (!proc.hasExited) {
+      // A firmware that ends at once can take QEMU down before `cont` is answered: the QMP
+      // socket closes first, the process exit follows. That is a start followed by an exit.
+      const ended = await Promise.race([
+        proc.exited,
+        new Promise<undefined>((r) => setTimeout(r, 2_000, undefined)),
+      ]);
+      if (!ended || ended.signal !== null) {
         await proc.kill();
         throw err;
       }

@@ -1,0 +1,312 @@
+// micad-sim end to end: the built daemon, real qemu-system-arm running our firmware fixtures,
+// driven through the real MicaClient (libmica addon) and, for byte compatibility, through a
+// Python client packing create_msg exactly like openEuler's mica.py.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Code, CodedError } from '../../src/errors';
+import { createMicaClient } from '../../src/mica/client';
+import type { MicaClient } from '../../src/mica/types';
+import { openConsole, type Console } from './harness/console';
+import { firmwarePath, startMicadSim, type MicadSim } from './harness/micad-sim';
+import { isAlive, waitFor } from './harness/processes';
+
+const BANNER = 'micrun echo firmware ready';
+
+let sim: MicadSim;
+let mica: MicaClient;
+const consoles: Console[] = [];
+
+beforeAll(async () => {
+  sim = await startMicadSim();
+  mica = createMicaClient({ socketDir: sim.socketDir });
+});
+afterAll(async () => {
+  await sim?.stop();
+});
+afterEach(() => {
+  for (const c of consoles.splice(0)) c.close();
+});
+
+function console_(p: string): Console {
+  const c = openConsole(p);
+  consoles.push(c);
+  return c;
+}
+
+async function codeOf(p: Promise<unknown>): Promise<Code> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof CodedError) return err.code;
+    throw err;
+  }
+  throw new Error('expected a failure');
+}
+
+/** PIDs of live processes whose command line mentions `needle` (read-only /proc scan). */
+function processesMentioning(needle: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'latin1');
+      if (cmdline.includes(needle) && cmdline.includes('qemu-system-arm')) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+describe('one echo instance', () => {
+  it('create → start → banner → echo → status → set → pause/resume → stop → rm', async () => {
+    await mica.create({ name: 'echo1', firmwarePath: firmwarePath('echo'), cpus: '1' });
+    expect(mica.exists('echo1')).toBe(true);
+    expect((await mica.status('echo1')).state).toBe('Offline');
+
+    await mica.start('echo1');
+    const status = await mica.status('echo1');
+    expect(status).toMatchObject({ displayName: 'echo1', cpus: '1', state: 'Running' });
+    expect(status.console).toMatch(/^\/dev\/pts\/\d+$/);
+
+    const tty = console_(status.console!);
+    await tty.waitFor(`${BANNER}\r\n`);
+    tty.write('hello micrun\r');
+    await tty.waitFor('echo: hello micrun\r\n');
+
+    await mica.set('echo1', 'cpu', '0-1');
+    expect((await mica.status('echo1')).cpus).toBe('0-1');
+    await mica.set('echo1', 'memory', 64);
+    await expect(mica.set('echo1', 'vcpu', 'many')).rejects.toThrow(/Invalid value for vcpu/);
+
+    const info = await mica.info('echo1');
+    expect(info).toMatchObject({ state: 'Running', console: status.console });
+    expect(isAlive(info.qemuPid!)).toBe(true);
+    expect(info.memoryBytes).toBeGreaterThan(1024 * 1024);
+    expect(info.cpuTimeNs).toBeGreaterThanOrEqual(0);
+
+    await mica.pause('echo1');
+    expect((await mica.info('echo1')).state).toBe('Suspended');
+    tty.write('while paused\r');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(tty.text()).not.toContain('echo: while paused');
+    await mica.resume('echo1');
+    await tty.waitFor('echo: while paused\r\n');
+    expect((await mica.status('echo1')).state).toBe('Running');
+
+    await mica.stop('echo1');
+    expect((await mica.status('echo1')).state).toBe('Offline');
+    await waitFor(() => !isAlive(info.qemuPid!), { what: 'qemu to end after stop' });
+    expect(mica.exists('echo1')).toBe(true);
+
+    // Restart on the same console path: the firmware boots again.
+    await mica.start('echo1');
+    expect((await mica.status('echo1')).console).toBe(status.console);
+    await waitFor(() => tty.text().split(BANNER).length === 3, { what: 'second banner' });
+
+    await mica.remove('echo1');
+    expect(mica.exists('echo1')).toBe(false);
+    await expect(mica.status('echo1')).rejects.toMatchObject({ code: Code.NotFound });
+  });
+});
+
+describe('firmware that exits', () => {
+  it.each([
+    ['exit-3', 3],
+    ['exit-0', 0],
+  ])('%s → Stopped with exit code %i, every line on the console', async (fw, code) => {
+    const name = `x-${fw}`;
+    await mica.create({ name, firmwarePath: firmwarePath(fw) });
+    await mica.start(name);
+    const info = await waitFor(async () => {
+      const i = await mica.info(name);
+      return i.state === 'Stopped' ? i : undefined;
+    }, { what: `${name} Stopped` });
+    expect(info.exitCode).toBe(code);
+    expect(info.qemuPid).toBeUndefined();
+    const tty = console_(info.console!);
+    await tty.waitFor(`exiting with code ${code}\r\n`);
+    expect(tty.text()).toBe(
+      `micrun exit firmware starting\r\ndoing some work\r\nexiting with code ${code}\r\n`,
+    );
+    await mica.remove(name);
+  });
+
+  it('QEMU killed from outside → Error', async () => {
+    await mica.create({ name: 'victim', firmwarePath: firmwarePath('echo') });
+    await mica.start('victim');
+    const { qemuPid } = await mica.info('victim');
+    process.kill(qemuPid!, 'SIGKILL');
+    await waitFor(async () => (await mica.info('victim')).state === 'Error', { what: 'Error state' });
+    expect((await mica.status('victim')).state).toBe('Error');
+    await mica.remove('victim');
+  });
+});
+
+describe('errors', () => {
+  it('missing firmware → NotFound with micad\'s "No such file" text', async () => {
+    await expect(mica.create({ name: 'nofw', firmwarePath: '/nonexistent/fw.elf' })).rejects.toThrow(
+      /No such file: \/nonexistent\/fw\.elf/,
+    );
+    expect(await codeOf(mica.create({ name: 'nofw', firmwarePath: '/nonexistent/fw.elf' }))).toBe(Code.NotFound);
+    expect(mica.exists('nofw')).toBe(false);
+  });
+
+  it('duplicate name → AlreadyExists', async () => {
+    await mica.create({ name: 'dup', firmwarePath: firmwarePath('echo') });
+    expect(await codeOf(mica.create({ name: 'dup', firmwarePath: firmwarePath('echo') }))).toBe(Code.AlreadyExists);
+    await mica.remove('dup');
+  });
+
+  it('firmware it cannot run → create fails saying why', async () => {
+    await expect(mica.create({ name: 'notelf', firmwarePath: '/etc/hostname' })).rejects.toThrow(/not an ELF file/);
+    await expect(mica.create({ name: 'x86', firmwarePath: process.execPath })).rejects.toThrow(/not ARM|64-bit/);
+    expect(mica.exists('notelf')).toBe(false);
+  });
+
+  it('unknown instance → NotFound', async () => {
+    expect(await codeOf(mica.start('ghost'))).toBe(Code.NotFound);
+  });
+
+  it('micad-sim not running → Unavailable within the timeout', async () => {
+    const down = createMicaClient({ socketDir: path.join(sim.stateDir, 'no-such-dir'), timeoutMs: 1000 });
+    const t0 = Date.now();
+    expect(await codeOf(down.create({ name: 'a', firmwarePath: firmwarePath('echo') }))).toBe(Code.Unavailable);
+    expect(await codeOf(down.status('a'))).toBe(Code.Unavailable);
+    expect(Date.now() - t0).toBeLessThan(2000);
+  });
+
+  it('micad-sim killed mid-request → error within the timeout, no QEMU left', async () => {
+    const other = await startMicadSim();
+    try {
+      const client = createMicaClient({ socketDir: other.socketDir, timeoutMs: 3000 });
+      await client.create({ name: 'mid', firmwarePath: firmwarePath('echo') });
+      const t0 = Date.now();
+      const pending = codeOf(client.start('mid'));
+      await new Promise((r) => setTimeout(r, 30)); // QEMU is being launched
+      await other.kill();
+      expect([Code.Unavailable, Code.DeadlineExceeded]).toContain(await pending);
+      expect(Date.now() - t0).toBeLessThan(4000);
+      await waitFor(() => processesMentioning(other.stateDir).length === 0, {
+        what: 'QEMU of the killed micad-sim to die (parent-death signal)',
+      });
+    } finally {
+      await other.stop();
+    }
+  });
+});
+
+describe('byte compatibility with mica.py', () => {
+  it('a client packing struct.pack(\'66s256s16s256s?128siiiiii512s512s\') with one sendall works', () => {
+    const script = path.join(sim.stateDir, 'mica-compat.py');
+    writeFileSync(
+      script,
+      `import socket, struct, sys
+d, fw = sys.argv[1], sys.argv[2]
+def rx(s):
+    buf = b''
+    while b'MICA-FAILED' not in buf and b'MICA-SUCCESS' not in buf:
+        chunk = s.recv(512)
+        if not chunk: break
+        buf += chunk
+    return buf.decode()
+def send(path, data):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.settimeout(5); s.connect(path)
+    s.sendall(data); r = rx(s); s.close(); return r
+msg = struct.pack('66s256s16s256s?128siiiiii512s512s', b'pyinst', fw.encode(), b'', b'', False,
+                  b'2', -1, -1, -1, -1, -1, -1, b'', b'')
+assert len(msg) == 1772, len(msg)
+print(repr(send(d + '/mica-create.socket', msg)))
+for c in ['status', 'set CPUCapacity 50', 'set MaxMem 64', 'nonsense', 'rm']:
+    print(repr(send(d + '/pyinst.socket', c.encode())))
+`,
+    );
+    const out = execFileSync('python3', [script, sim.socketDir, firmwarePath('echo')], { encoding: 'utf8' });
+    expect(out.trim().split('\n')).toEqual([
+      "'MICA-SUCCESS'",
+      `'${'pyinst'.padEnd(30)}${'2'.padEnd(20)}${'Offline'.padEnd(20)}MICA-SUCCESS'`,
+      "'MICA-SUCCESS'",
+      expect.stringMatching(/^'Unknown resource key: MaxMem .*MICA-FAILED'$/),
+      "'Invalid command: nonsenseMICA-FAILED'",
+      "'MICA-SUCCESS'",
+    ]);
+    expect(existsSync(path.join(sim.socketDir, 'pyinst.socket'))).toBe(false);
+  });
+});
+
+describe('many instances', () => {
+  it('20 instances run at once, all banners read, all removed, no QEMU left', async () => {
+    const names = Array.from({ length: 20 }, (_, i) => `many-${i}`);
+    const latencies: number[] = [];
+    const pids: number[] = [];
+    const rss: number[] = [];
+    await Promise.all(
+      names.map(async (name) => {
+        const t0 = performance.now();
+        await mica.create({ name, firmwarePath: firmwarePath('echo') }, { timeoutMs: 30_000 });
+        await mica.start(name, { timeoutMs: 30_000 });
+        const { console: tty } = await mica.status(name, { timeoutMs: 30_000 });
+        await console_(tty!).waitFor(BANNER, 30_000);
+        latencies.push(performance.now() - t0);
+      }),
+    );
+    for (const name of names) {
+      const info = await mica.info(name);
+      expect(info.state).toBe('Running');
+      pids.push(info.qemuPid!);
+      rss.push(info.memoryBytes!);
+    }
+    expect(new Set(pids).size).toBe(20);
+    expect(pids.every(isAlive)).toBe(true);
+    latencies.sort((a, b) => a - b);
+    const mib = (b: number) => (b / 1024 / 1024).toFixed(1);
+    const report = {
+      createToBannerMs: {
+        min: Math.round(latencies[0]!),
+        median: Math.round(latencies[10]!),
+        max: Math.round(latencies[19]!),
+      },
+      rssPerQemuMiB: { min: mib(Math.min(...rss)), max: mib(Math.max(...rss)) },
+    };
+    process.stdout.write(`micad-sim 20 instances: ${JSON.stringify(report)}\n`);
+    await Promise.all(names.map((name) => mica.remove(name, { timeoutMs: 30_000 })));
+    expect(names.some((n) => mica.exists(n))).toBe(false);
+    await waitFor(() => pids.every((p) => !isAlive(p)), { what: 'every QEMU to end' });
+  });
+
+  it('create→banner latency of one instance on an idle machine', async () => {
+    const t0 = performance.now();
+    await mica.create({ name: 'lat', firmwarePath: firmwarePath('echo') });
+    await mica.start('lat');
+    const { console: tty } = await mica.status('lat');
+    await console_(tty!).waitFor(BANNER);
+    const ms = performance.now() - t0;
+    const { memoryBytes } = await mica.info('lat');
+    process.stdout.write(`micad-sim single instance: createToBannerMs=${Math.round(ms)} rssMiB=${(memoryBytes! / 1048576).toFixed(1)}\n`);
+    expect(ms).toBeLessThan(5000);
+    await mica.remove('lat');
+  });
+});
+
+describe('shutdown', () => {
+  it('SIGTERM stops every QEMU child and removes the sockets, exit 0', async () => {
+    const other = await startMicadSim();
+    const client = createMicaClient({ socketDir: other.socketDir });
+    const pids: number[] = [];
+    for (const name of ['a', 'b']) {
+      await client.create({ name, firmwarePath: firmwarePath('echo') });
+      await client.start(name);
+      pids.push((await client.info(name)).qemuPid!);
+    }
+    expect(pids.every(isAlive)).toBe(true);
+    const socketDir = other.socketDir;
+    process.kill(other.pid, 'SIGTERM');
+    await waitFor(() => other.exit(), { what: 'micad-sim to exit' });
+    expect(other.exit()).toEqual({ code: 0, signal: null });
+    expect(pids.some(isAlive)).toBe(false);
+    expect(existsSync(socketDir)).toBe(false);
+    await other.stop();
+  });
+});
