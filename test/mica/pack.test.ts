@@ -1,5 +1,7 @@
 // Pins the C packing of struct create_msg (native/libmica.c) byte for byte.
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { decodeCreateMessage } from '../../src/sim/create-message';
 import { loadAddon } from '../../src/mica/addon';
 import type { CreateParams } from '../../src/mica/types';
 import { CREATE_MSG_LAYOUT, CREATE_MSG_SIZE } from '../../src/mica/wire';
@@ -115,5 +117,52 @@ describe('packCreateMessage (C struct create_msg)', () => {
     expect(() => addon.packCreateMessage({ name: 'a', firmwarePath: '/f', memoryMiB: 2 ** 31 })).toThrow(/memoryMiB/);
     expect(() => addon.packCreateMessage({ name: 'a', firmwarePath: '/f', vcpus: '2' as unknown as number }))
       .toThrow(TypeError);
+  });
+});
+
+describe('client packing ⇄ micad-sim decoding (contract)', () => {
+  it('micad-sim decodes exactly what the C client packed, for any valid parameters', () => {
+    const text = (max: number) => fc.string({ unit: 'grapheme-ascii', maxLength: max }).filter((s) => !s.includes('\0'));
+    const int = fc.option(fc.integer({ min: -1, max: 2 ** 31 - 1 }), { nil: undefined });
+    const params = fc.record(
+      {
+        name: text(65).filter((s) => s.length > 0),
+        firmwarePath: text(255).filter((s) => s.length > 0),
+        pedestal: text(15),
+        pedestalConfig: text(255),
+        debug: fc.boolean(),
+        cpus: text(127),
+        vcpus: int,
+        maxVcpus: int,
+        cpuWeight: int,
+        cpuCapacity: int,
+        memoryMiB: int,
+        maxMemoryMiB: int,
+        iomem: text(511),
+        network: text(511),
+      },
+      { requiredKeys: ['name', 'firmwarePath'] },
+    );
+    fc.assert(
+      fc.property(params, (p) => {
+        const decoded = decodeCreateMessage(addon.packCreateMessage(p as CreateParams));
+        expect(decoded).toEqual({
+          pedestal: '',
+          pedestalConfig: '',
+          debug: false,
+          cpus: '',
+          iomem: '',
+          network: '',
+          ...Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined)),
+          vcpus: p.vcpus ?? -1,
+          maxVcpus: p.maxVcpus ?? -1,
+          cpuWeight: p.cpuWeight ?? -1,
+          cpuCapacity: p.cpuCapacity ?? -1,
+          memoryMiB: p.memoryMiB ?? -1,
+          maxMemoryMiB: p.maxMemoryMiB ?? -1,
+        });
+      }),
+      { numRuns: 500 },
+    );
   });
 });

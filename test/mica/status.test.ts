@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Code, CodedError } from '../../src/errors';
 import { parseStatus } from '../../src/mica/status';
@@ -87,8 +88,7 @@ describe('parseStatus', () => {
 });
 
 describe('parseStatus round-trips formatStatusLine (property)', () => {
-  it('recovers cpu, state, services and console for any micad line', async () => {
-    const fc = await import('fast-check');
+  it('recovers cpu, state, services and console for any micad line', () => {
     const name = fc.stringMatching(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,69}$/);
     const cpus = fc.oneof(fc.constant(''), fc.stringMatching(/^[0-9][0-9,-]{0,39}$/));
     const state = fc.constantFrom(...INSTANCE_STATES);
