@@ -80,7 +80,7 @@ export class TtrpcClient {
       service,
       method,
       payload,
-      timeoutNano: timeoutMs && timeoutMs > 0 ? timeoutMs * 1e6 : 0,
+      timeoutNano: timeoutMs && timeoutMs > 0 ? Math.round(timeoutMs * 1e6) : 0,
       metadata: pairsFromRecord(opts.metadata),
     }).finish();
     if (body.length > MAX_DATA_LENGTH) {

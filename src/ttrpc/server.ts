@@ -39,10 +39,19 @@ export class TtrpcServer {
   private readonly listeners: net.Server[] = [];
   private readonly connections = new Set<ServerConnection>();
   private closing = false;
-  readonly onError: (err: unknown, ctx?: CallContext) => void;
+  private readonly reportError: (err: unknown, ctx?: CallContext) => void;
 
   constructor(opts: TtrpcServerOptions = {}) {
-    this.onError = opts.onError ?? (() => {});
+    this.reportError = opts.onError ?? (() => {});
+  }
+
+  /** @internal Reports to the caller's onError; a throwing callback must not break serving. */
+  onError(err: unknown, ctx?: CallContext): void {
+    try {
+      this.reportError(err, ctx);
+    } catch {
+      // nothing sensible left to do with an error about an error
+    }
   }
 
   /** Adds (or replaces) the methods of `serviceName`, e.g. `containerd.task.v2.Task`. */

@@ -276,3 +276,31 @@ describe('reply sizes', () => {
     expect((await codeOf(client.call('test.Size', 'Big', text('')))).code).toBe(Code.ResourceExhausted);
   });
 });
+
+describe('onError', () => {
+  it('a throwing onError callback does not stop the reply or the server', async () => {
+    const { serve } = await import('./helpers');
+    const s = await serve(
+      (srv) =>
+        srv.register('test.Svc', {
+          Boom: async () => {
+            throw new Error('boom');
+          },
+          Ok: async (p) => p,
+        }),
+      {
+        onError: () => {
+          throw new Error('logger broke');
+        },
+      },
+    );
+    const c = await TtrpcClient.connect(s.socketPath);
+    try {
+      expect((await codeOf(c.call('test.Svc', 'Boom', text('')))).code).toBe(Code.Unknown);
+      expect(str(await c.call('test.Svc', 'Ok', text('still here')))).toBe('still here');
+    } finally {
+      c.close();
+      await s.cleanup();
+    }
+  });
+});
