@@ -31,6 +31,8 @@ export interface QemuExit {
 }
 
 const SETPRIV = '/usr/bin/setpriv';
+/** Checked once (at load, before serving), not on every start. */
+const HAS_SETPRIV = existsSync(SETPRIV);
 
 /** The QEMU argv for one instance (exported for tests and docs). */
 export function qemuArgs(o: Pick<QemuLaunchOptions, 'machine' | 'firmwarePath' | 'consoleSocket' | 'qmpSocket'>): string[] {
@@ -73,7 +75,7 @@ export class QemuProcess {
    */
   static async launch(o: QemuLaunchOptions): Promise<QemuProcess> {
     const args = qemuArgs(o);
-    const [command, argv] = existsSync(SETPRIV)
+    const [command, argv] = HAS_SETPRIV
       ? [SETPRIV, ['--pdeathsig', 'KILL', '--', o.qemuPath, ...args]]
       : [o.qemuPath, args];
     const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'] });

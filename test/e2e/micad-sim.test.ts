@@ -2,14 +2,14 @@
 // driven through the real MicaClient (libmica addon) and, for byte compatibility, through a
 // Python client packing create_msg exactly like openEuler's mica.py.
 import { execFileSync } from 'node:child_process';
+import { connect } from 'node:net';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Code, CodedError } from '../../src/errors';
 import { createMicaClient } from '../../src/mica/client';
 import type { MicaClient } from '../../src/mica/types';
-import { openConsole, type Console } from './harness/console';
-import { firmwarePath, startMicadSim, type MicadSim } from './harness/micad-sim';
+import { firmwarePath, openConsole, startMicadSim, type Console, type MicadSim } from './harness/micad-sim';
 import { isAlive, waitFor } from './harness/processes';
 
 const BANNER = 'micrun echo firmware ready';
@@ -195,6 +195,75 @@ describe('errors', () => {
     } finally {
       await other.stop();
     }
+  });
+});
+
+/** Sends `parts` on one connection (pausing `gapMs` between them), returns micad's whole reply. */
+function rawRequest(socketPath: string, parts: Buffer[], gapMs = 10): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(socketPath);
+    let reply = '';
+    socket.on('data', (d) => (reply += d.toString('latin1')));
+    socket.on('end', () => resolve(reply));
+    socket.on('error', reject);
+    socket.once('connect', async () => {
+      for (const [i, part] of parts.entries()) {
+        if (i > 0) await new Promise((r) => setTimeout(r, gapMs));
+        socket.write(part);
+      }
+    });
+  });
+}
+
+function createMsg(name: string, fw: string): Buffer {
+  const msg = Buffer.alloc(1772);
+  msg.write(name, 0);
+  msg.write(fw, 66);
+  return msg;
+}
+
+describe('raw protocol', () => {
+  it('accepts a create_msg split across writes', async () => {
+    const msg = createMsg('split', firmwarePath('echo'));
+    const reply = await rawRequest(path.join(sim.socketDir, 'mica-create.socket'), [
+      msg.subarray(0, 100),
+      msg.subarray(100, 900),
+      msg.subarray(900),
+    ]);
+    expect(reply).toBe('MICA-SUCCESS');
+    expect(await rawRequest(path.join(sim.socketDir, 'split.socket'), [Buffer.from('rm')])).toBe('MICA-SUCCESS');
+  });
+
+  it('takes a short create_msg as zero-filled, like micad', async () => {
+    const short = createMsg('short', firmwarePath('echo')).subarray(0, 66 + 256);
+    expect(await rawRequest(path.join(sim.socketDir, 'mica-create.socket'), [short])).toBe('MICA-SUCCESS');
+    const status = await rawRequest(path.join(sim.socketDir, 'short.socket'), [Buffer.from('status')]);
+    expect(status).toBe(`${'short'.padEnd(30)}${''.padEnd(20)}${'Offline'.padEnd(20)}MICA-SUCCESS`);
+    expect(await rawRequest(path.join(sim.socketDir, 'short.socket'), [Buffer.from('rm')])).toBe('MICA-SUCCESS');
+  });
+
+  it('refuses names that would escape the socket directory', async () => {
+    const reply = await rawRequest(path.join(sim.socketDir, 'mica-create.socket'), [
+      createMsg('../evil', firmwarePath('echo')),
+    ]);
+    expect(reply).toMatch(/^Invalid name: .*MICA-FAILED$/);
+    expect(existsSync(path.join(path.dirname(sim.socketDir), 'evil.socket'))).toBe(false);
+  });
+
+  it('leaks no file descriptor over create/start/console/rm cycles', async () => {
+    const fds = () => readdirSync(`/proc/${sim.pid}/fd`).length;
+    const cycle = async (i: number) => {
+      await mica.create({ name: `fd${i}`, firmwarePath: firmwarePath('echo') });
+      await mica.start(`fd${i}`);
+      const tty = openConsole((await mica.status(`fd${i}`)).console!);
+      await tty.waitFor(BANNER);
+      tty.close();
+      await mica.remove(`fd${i}`);
+    };
+    await cycle(0); // warm-up: lazily opened handles (addon, /proc readers) settle
+    const before = fds();
+    for (let i = 1; i <= 3; i++) await cycle(i);
+    await waitFor(() => fds() <= before, { what: `micad-sim fds back to ${before} (now ${fds()})` });
   });
 });
 

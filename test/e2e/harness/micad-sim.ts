@@ -2,9 +2,11 @@
 // private socket dir, and stops it by PID. Shared by the micad-sim, shim and e2e tests: keep
 // the API stable.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { constants, existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { ReadStream } from 'node:tty';
+import { setRawMode } from '../../../src/mica/pty';
 import { isAlive } from './processes';
 
 const repoRoot = path.resolve(__dirname, '../../..');
@@ -124,4 +126,52 @@ export function firmwarePath(name: string): string {
     throw new Error(`firmware fixture ${file} is missing: run \`npm run build:firmware\``);
   }
   return file;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Console: opens an instance's rpmsg-tty pty the way a micad client does: O_RDWR|O_NOCTTY, raw
+// mode (set with TCSANOW, so bytes already waiting in the pty are kept).
+
+export interface Console {
+  /** Everything read so far. */
+  text(): string;
+  /** Resolves with text() once `pattern` appears; rejects after `timeoutMs`. */
+  waitFor(pattern: string | RegExp, timeoutMs?: number): Promise<string>;
+  write(data: string): void;
+  close(): void;
+}
+
+export function openConsole(ttyPath: string): Console {
+  const fd = openSync(ttyPath, constants.O_RDWR | constants.O_NOCTTY);
+  setRawMode(fd);
+  const stream = new ReadStream(fd);
+  let buffer = '';
+  const waiters = new Set<() => void>();
+  stream.on('data', (d: Buffer) => {
+    buffer += d.toString('latin1');
+    for (const w of waiters) w();
+  });
+  stream.on('error', () => {});
+  const matches = (p: string | RegExp) => (typeof p === 'string' ? buffer.includes(p) : p.test(buffer));
+  return {
+    text: () => buffer,
+    waitFor(pattern, timeoutMs = 10_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          if (!matches(pattern)) return;
+          waiters.delete(check);
+          clearTimeout(timer);
+          resolve(buffer);
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`console ${ttyPath}: no ${String(pattern)} within ${timeoutMs} ms; got ${JSON.stringify(buffer)}`));
+        }, timeoutMs);
+        waiters.add(check);
+        check();
+      });
+    },
+    write: (data) => void stream.write(data),
+    close: () => stream.destroy(),
+  };
 }
