@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'smol-toml';
 import { invalidArgument } from '../errors';
-import { PEDESTALS } from '../oci/pedestals';
+import { PEDESTALS, type Pedestal } from '../oci/pedestals';
 
 export const DEFAULT_CONFIG_PATH = '/etc/mica/micrun/config.toml';
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -20,7 +20,7 @@ export interface Config {
     /** Timeout of one micad request. */
     timeout_ms: number;
     /** Default pedestal for new instances ("" = micad's default, bare metal). */
-    pedestal: string;
+    pedestal: Pedestal | '';
   };
   runtime: {
     /** micrun's own state: persisted containers, staged firmware. */

@@ -156,13 +156,17 @@ export function inheritAnnotations(
  * image Env into process.env, while image annotations never reach the runtime spec.
  */
 export interface EnvHints {
-  os?: string;
+  /** MICRUN_OS, validated like container.os */
+  os?: OsName;
+  /** MICRUN_MACHINE: the board the firmware was built for, e.g. "mps2-an385" (not validated). */
   machine?: string;
-  pedestal?: string;
+  /** MICRUN_PEDESTAL, validated like ped.pedestal */
+  pedestal?: Pedestal;
   /** Every `MICRUN_*` entry, name → value, for hints not modelled above. */
   all: Record<string, string>;
 }
 
+/** Reads the hints from process.env; a bad MICRUN_OS / MICRUN_PEDESTAL is InvalidArgument naming it. */
 export function readEnvHints(env: readonly string[]): EnvHints {
   const all: Record<string, string> = {};
   for (const entry of env) {
@@ -172,10 +176,20 @@ export function readEnvHints(env: readonly string[]): EnvHints {
     if (name.startsWith('MICRUN_')) all[name] = entry.slice(eq + 1);
   }
   const hints: EnvHints = { all };
-  if (all.MICRUN_OS) hints.os = all.MICRUN_OS;
+  if (all.MICRUN_OS) {
+    if (!(OS_NAMES as readonly string[]).includes(all.MICRUN_OS)) throw badEnv('MICRUN_OS', all.MICRUN_OS, `one of ${OS_NAMES.join(', ')}`);
+    hints.os = all.MICRUN_OS as OsName;
+  }
   if (all.MICRUN_MACHINE) hints.machine = all.MICRUN_MACHINE;
-  if (all.MICRUN_PEDESTAL) hints.pedestal = all.MICRUN_PEDESTAL;
+  if (all.MICRUN_PEDESTAL) {
+    if (!isPedestal(all.MICRUN_PEDESTAL)) throw badEnv('MICRUN_PEDESTAL', all.MICRUN_PEDESTAL, `one of ${PEDESTALS.join(', ')}`);
+    hints.pedestal = all.MICRUN_PEDESTAL;
+  }
   return hints;
+}
+
+function badEnv(name: string, value: string, expected: string) {
+  return invalidArgument(`image Env ${name}=${JSON.stringify(value)} (process.env) is invalid: expected ${expected}`);
 }
 
 function parsePositiveInt(v: string, key: string, max: number): number {

@@ -88,4 +88,12 @@ test('inheritAnnotations: pod containers get the sandbox micrun keys, their own 
 test('readEnvHints exposes MICRUN_* image Env', () => {
   const h = readEnvHints(['PATH=/bin', 'MICRUN_OS=zephyr', 'MICRUN_MACHINE=mps2-an385', 'MICRUN_X=a=b', 'BROKEN']);
   expect(h).toEqual({ os: 'zephyr', machine: 'mps2-an385', all: { MICRUN_OS: 'zephyr', MICRUN_MACHINE: 'mps2-an385', MICRUN_X: 'a=b' } });
+  expect(readEnvHints(['MICRUN_PEDESTAL=xen']).pedestal).toBe('xen');
+});
+
+test.each([
+  ['MICRUN_OS=zephry', 'MICRUN_OS'],
+  ['MICRUN_PEDESTAL=kvm', 'MICRUN_PEDESTAL'],
+])('a bad image Env hint %s is InvalidArgument naming it', (entry, name) => {
+  expect(() => readEnvHints([entry])).toThrow(expect.objectContaining({ code: Code.InvalidArgument, message: expect.stringContaining(name) }));
 });
