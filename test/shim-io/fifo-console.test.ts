@@ -173,6 +173,28 @@ describe('TaskIO with fifos and a console pty', () => {
     expect(out.data().equals(payload)).toBe(true);
   });
 
+  it('survives the console going away (pty master closed → EIO) and re-attaches to a new console', async () => {
+    const io = await openIO({ stdin });
+    const out = reader(stdout);
+    const w = openStdinWriter(stdin);
+    cleanup.push(() => fs.closeSync(w));
+    await io.attach(rtos.path);
+    await rtos.write('old\n');
+    await waitFor(() => out.text() === 'old\n', 'old console output');
+    rtos.close(); // micad restarted the instance: its pty is gone
+    await waitFor(() => !io.stats.attached, 'console hang-up noticed');
+    fs.writeSync(w, 'typed while no console\n');
+    await sleep(100);
+    const next = new FakeRtos();
+    cleanup.push(() => next.close());
+    rtos = new FakeRtos(); // afterEach closes this one
+    await io.attach(next.path);
+    await next.write('new\n');
+    await waitFor(() => out.text() === 'old\nnew\n', 'new console output');
+    fs.writeSync(w, 'hello new\n');
+    await waitFor(() => next.received().toString() === 'typed while no console\nhello new\n', 'stdin to the new console');
+  });
+
   it('attach to a missing console path fails with a message naming it', async () => {
     const io = await openIO();
     await expect(io.attach(`${dir}/no-such-tty`)).rejects.toThrow(/cannot open RTOS console .*no-such-tty/);

@@ -59,6 +59,7 @@ export interface TaskIOStats {
   consoleBytes: number;
   /** stdin bytes written to the console. */
   stdinBytes: number;
+  /** A console is attached and has not hung up (EIO when micad closes the pty master). */
   attached: boolean;
 }
 
@@ -82,7 +83,10 @@ export class TaskIO {
     private readonly stdout: Writable | undefined,
     private readonly stderr: Writable | undefined,
     private readonly loggers: LoggerSupervisor[],
-  ) {}
+  ) {
+    // Pumps come and go (detach, console hang-up); stdin errors after them still need a home.
+    stdin?.on('error', (err) => ctx.logger.debug({ err }, 'stdin fifo error'));
+  }
 
   /** Parses and opens the stdio. Throws CodedError(InvalidArgument) naming a bad URI or path;
    * on any failure everything opened so far is closed again. */
@@ -145,7 +149,12 @@ export class TaskIO {
         this.lastConsoleData = Date.now();
       },
       onEnd: (reason, err) => {
-        if (reason !== 'stopped') this.ctx.logger.info({ reason, err: err?.message }, 'RTOS console closed');
+        if (reason === 'stopped') return;
+        // The console hung up. stdin stays open but unread until a console is attached again
+        // (the instance restarted): typed bytes wait in the fifo instead of being lost.
+        this.ctx.logger.info({ reason, err: err?.message }, 'RTOS console closed');
+        this.outputPump = undefined;
+        this.inputPump?.stop();
       },
     });
     this.startStdin(port);
@@ -189,7 +198,7 @@ export class TaskIO {
   }
 
   get stats(): TaskIOStats {
-    return { consoleBytes: this.consoleBytes, stdinBytes: this.stdinBytes, attached: this.console !== undefined };
+    return { consoleBytes: this.consoleBytes, stdinBytes: this.stdinBytes, attached: this.outputPump !== undefined };
   }
 
   /** pids of running logging binaries (for diagnostics and tests). */
@@ -200,17 +209,21 @@ export class TaskIO {
   private startStdin(port: ConsolePort): void {
     const stdin = this.stdin;
     if (!stdin || stdin.destroyed) return;
-    stdin.on('error', (err) => this.ctx.logger.debug({ err }, 'stdin fifo error'));
     this.inputPump = pump(stdin, port.stream, {
       onData: (chunk) => {
         this.stdinBytes += chunk.length;
         if (this.stdinCloseRequested) this.armStdinQuietTimer();
       },
-      onEnd: (reason) => {
-        clearTimeout(this.stdinQuietTimer);
+      onEnd: (reason, err) => {
+        this.inputPump = undefined;
         if (reason === 'eof') {
           this.ctx.logger.info('stdin closed by the client; console input stops, the task keeps running');
+        } else if (reason === 'error') {
+          this.ctx.logger.warn({ err: err?.message }, 'stdin fifo read failed; console input stops');
+        } else if (!this.stdinCloseRequested) {
+          return; // console detached: stdin waits, paused, for the next console
         }
+        clearTimeout(this.stdinQuietTimer);
         this.closeStdinStream();
       },
     });
@@ -231,6 +244,7 @@ export class TaskIO {
     this.outputPump?.stop();
     this.inputPump?.stop();
     this.outputPump = this.inputPump = undefined;
+    clearTimeout(this.stdinQuietTimer);
     const port = this.console;
     this.console = undefined;
     await port?.close();
