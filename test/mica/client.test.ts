@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { chmodSync, readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Code, CodedError } from '../../src/errors';
 import { loadAddon } from '../../src/mica/addon';
@@ -169,6 +170,27 @@ describe('MicaClient against a fake micad', () => {
     const err = await codedError(client.status('stale'));
     expect(err.code).toBe(Code.Unavailable);
     expect(err.message).toMatch(/stale\.socket refuses connections/);
+  });
+
+  it('says permission denied, naming the socket, when the caller may not reach micad', async () => {
+    await micad.listen('vm0.socket', micadLike);
+    // micad's socket dir is root's (0700). Root bypasses the check, so as root the call runs in
+    // a child process as nobody; otherwise the socket itself is made inaccessible.
+    const addonPath = resolve(__dirname, '../../native/build/Release/libmica.node');
+    const script =
+      `require(${JSON.stringify(addonPath)}).command(${JSON.stringify(micad.dir)}, 'vm0', 'status', 1000)` +
+      `.then(() => console.log('{}'), (e) => console.log(JSON.stringify({ code: e.code, message: e.message })))`;
+    let out: string;
+    if (process.getuid?.() === 0) {
+      out = execFileSync(process.execPath, ['-e', script], { uid: 65534, gid: 65534, encoding: 'utf8' });
+    } else {
+      chmodSync(`${micad.dir}/vm0.socket`, 0);
+      out = execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    }
+    const err = JSON.parse(out) as { code?: string; message?: string };
+    expect(err.code).toBe('EACCES');
+    expect(err.message).toContain(`permission denied connecting to ${micad.dir}/vm0.socket`);
+    expect(micad.requests).toEqual([]);
   });
 
   it('times out a micad that never answers with DeadlineExceeded within the timeout', async () => {
