@@ -102,7 +102,7 @@ function lookupError(rootfs: string, attempts: Attempt[]) {
 async function resolveFirmwareFile(root: string, p: string): Promise<Resolved> {
   const r = await resolveInRoot(root, p);
   if (!r.ok) return r;
-  return checkElf(r.hostPath, r.rootfsPath);
+  return checkFile(r.hostPath, r.rootfsPath);
 }
 
 /**
@@ -147,7 +147,7 @@ export async function resolveInRoot(
   return { ok: true, hostPath: path.join(root, ...stack), rootfsPath: '/' + stack.join('/') };
 }
 
-async function checkElf(hostPath: string, rootfsPath: string): Promise<Resolved> {
+async function checkFile(hostPath: string, rootfsPath: string, requireElf = true): Promise<Resolved> {
   let fh;
   try {
     // O_NOFOLLOW: the path was just resolved without symlinks; a swap since then must not be followed.
@@ -158,6 +158,7 @@ async function checkElf(hostPath: string, rootfsPath: string): Promise<Resolved>
   try {
     const st = await fh.stat();
     if (!st.isFile()) return { ok: false, reason: `${rootfsPath} is not a regular file`, missing: false };
+    if (!requireElf) return { ok: true, hostPath, rootfsPath, size: st.size };
     const head = Buffer.alloc(4);
     const { bytesRead } = await fh.read(head, 0, 4, 0);
     if (bytesRead < 4 || !head.equals(ELF_MAGIC)) return { ok: false, reason: `${rootfsPath} is not an ELF file`, missing: false };
@@ -205,9 +206,34 @@ export function stagedFirmwarePath(stateDir: string, id: string): string {
  * so `container.firmware_hash` holds for exactly the bytes micad will load.
  */
 export async function stageFirmware(found: FoundFirmware, stateDir: string, id: string): Promise<string> {
+  return stageFile(found, stateDir, id, 'firmware.elf');
+}
+
+/**
+ * Finds the pedestal configuration named by annotation `ped.conf` (Xen: the kernel image) inside
+ * the rootfs, with the same confinement as the firmware lookup; any regular file is accepted.
+ */
+export async function findPedestalConfig(rootfs: string, pathInRootfs: string): Promise<FoundFirmware> {
+  const r = await resolveInRoot(rootfs, pathInRootfs);
+  const checked = r.ok ? await checkFile(r.hostPath, r.rootfsPath, false) : r;
+  if (!checked.ok) {
+    const message = `annotation org.openeuler.micrun.ped.conf=${pathInRootfs} in rootfs ${rootfs}: ${checked.reason}`;
+    throw checked.missing ? notFound(message) : invalidArgument(message);
+  }
+  return { hostPath: checked.hostPath, rootfsPath: checked.rootfsPath, source: 'annotation', size: checked.size };
+}
+
+/** Stages the pedestal configuration to `<stateDir>/containers/<id>/pedestal.conf` (see stageFirmware). */
+export async function stagePedestalConfig(found: FoundFirmware, stateDir: string, id: string): Promise<string> {
+  return stageFile(found, stateDir, id, PEDESTAL_CONFIG_NAME);
+}
+
+const PEDESTAL_CONFIG_NAME = 'pedestal.conf';
+
+async function stageFile(found: FoundFirmware, stateDir: string, id: string, name: string): Promise<string> {
   const dir = containerDir(stateDir, id);
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const target = path.join(dir, 'firmware.elf');
+  const target = path.join(dir, name);
   const tmp = `${target}.tmp-${process.pid}-${Date.now()}`;
   const out = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
   const hash = createHash('sha256');
@@ -220,7 +246,7 @@ export async function stageFirmware(found: FoundFirmware, stateDir: string, id: 
   } catch (err) {
     await out.close().catch(() => {});
     await rm(tmp, { force: true });
-    throw internal(`cannot stage firmware ${found.hostPath} for container ${id} into ${dir}: ${(err as Error).message}`, err);
+    throw internal(`cannot stage ${found.hostPath} for container ${id} into ${dir}: ${(err as Error).message}`, err);
   }
   await out.close();
   const actual = hash.digest('hex');
@@ -233,10 +259,14 @@ export async function stageFirmware(found: FoundFirmware, stateDir: string, id: 
   return target;
 }
 
-/** Removes the staged firmware (and its directory when nothing else is left). Idempotent. */
+/**
+ * Removes the staged firmware and pedestal configuration (and their directory when nothing else
+ * is left in it). Idempotent.
+ */
 export async function removeStagedFirmware(stateDir: string, id: string): Promise<void> {
   const dir = containerDir(stateDir, id);
   await rm(path.join(dir, 'firmware.elf'), { force: true });
+  await rm(path.join(dir, PEDESTAL_CONFIG_NAME), { force: true });
   try {
     await rmdir(dir);
   } catch (err) {

@@ -21,7 +21,15 @@ export {
 export type { MicrunAnnotations, ContainerKind, Classification, EnvHints, OsName } from './annotations';
 export { PEDESTALS, isPedestal, pedestalOnWire } from './pedestals';
 export type { Pedestal } from './pedestals';
-export { findFirmware, resolveInRoot, stageFirmware, stagedFirmwarePath, removeStagedFirmware } from './firmware';
+export {
+  findFirmware,
+  resolveInRoot,
+  stageFirmware,
+  stagedFirmwarePath,
+  removeStagedFirmware,
+  findPedestalConfig,
+  stagePedestalConfig,
+} from './firmware';
 export type { FoundFirmware, FirmwareQuery, FirmwareSource } from './firmware';
 export { mountRootfs, unmountRootfs, isMountPoint, mountArgs } from './rootfs';
 export type { RootfsMount } from './rootfs';

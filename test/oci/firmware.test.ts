@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeEach, describe, expect, test } from 'vitest';
 import { Code } from '../../src/errors';
-import { findFirmware, removeStagedFirmware, stageFirmware, stagedFirmwarePath } from '../../src/oci';
+import { findFirmware, findPedestalConfig, removeStagedFirmware, stageFirmware, stagedFirmwarePath, stagePedestalConfig } from '../../src/oci';
 
 const base = mkdtempSync(path.join(tmpdir(), 'micrun-fw-'));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
@@ -214,5 +214,25 @@ describe('firmware hash and staging', () => {
     const fw = await findFirmware({ rootfs });
     const err = await failure(stageFirmware(fw, base, '../x'));
     expect(err.code).toBe(Code.InvalidArgument);
+  });
+});
+
+describe('pedestal configuration (ped.conf)', () => {
+  test('found inside the rootfs, staged beside the firmware, removed with it', async () => {
+    put('image.bin', 'xen kernel image');
+    const stateDir = path.join(base, `state-ped-${n}`);
+    const found = await findPedestalConfig(rootfs, '/image.bin');
+    const staged = await stagePedestalConfig(found, stateDir, 'c1');
+    expect(staged).toBe(path.join(stateDir, 'containers', 'c1', 'pedestal.conf'));
+    expect(readFileSync(staged, 'utf8')).toBe('xen kernel image');
+    await removeStagedFirmware(stateDir, 'c1');
+    expect(existsSync(path.dirname(staged))).toBe(false);
+  });
+
+  test('missing → NotFound, escaping → InvalidArgument, both naming the annotation', async () => {
+    const missing = await failure(findPedestalConfig(rootfs, '/image.bin'));
+    expect(missing).toMatchObject({ code: Code.NotFound, message: expect.stringContaining('ped.conf=/image.bin') });
+    const escaping = await failure(findPedestalConfig(rootfs, '../../etc/passwd'));
+    expect(escaping).toMatchObject({ code: Code.InvalidArgument, message: expect.stringContaining('escapes the rootfs') });
   });
 });
