@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeEach, describe, expect, test } from 'vitest';
@@ -195,7 +195,7 @@ describe('firmware hash and staging', () => {
     put('firmware.elf', elf('second'));
     await stageFirmware(await findFirmware({ rootfs }), stateDir, 'c1');
     expect(readFileSync(staged).toString()).toContain('second');
-    expect(require('node:fs').readdirSync(path.dirname(staged))).toEqual(['firmware.elf']);
+    expect(readdirSync(path.dirname(staged))).toEqual(['firmware.elf']);
     await removeStagedFirmware(stateDir, 'c1');
     expect(existsSync(path.dirname(staged))).toBe(false);
     await removeStagedFirmware(stateDir, 'c1'); // idempotent
