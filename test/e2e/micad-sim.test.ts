@@ -134,6 +134,23 @@ describe('firmware that exits', () => {
     await mica.remove(name);
   });
 
+  it('loses no console byte, and a console nobody reads holds the firmware back', async () => {
+    await mica.create({ name: 'flood', firmwarePath: firmwarePath('flood') });
+    await mica.start('flood');
+    await new Promise((r) => setTimeout(r, 1500));
+    // ~230 KiB of output cannot fit in the pty: the firmware must be waiting on TX-full, and the
+    // daemon must still answer (a blocking write to a full pty master would freeze it).
+    expect((await mica.info('flood')).state).toBe('Running');
+    const tty = console_((await mica.status('flood')).console!);
+    const text = await tty.waitFor('flood done\r\n', 30_000);
+    const expected = Array.from({ length: 20000 }, (_, i) => `line ${i + 1}\r\n`).join('') + 'flood done\r\n';
+    expect(text.length).toBe(expected.length);
+    expect(text === expected).toBe(true);
+    await waitFor(async () => (await mica.info('flood')).state === 'Stopped', { what: 'flood Stopped' });
+    expect((await mica.info('flood')).exitCode).toBe(0);
+    await mica.remove('flood');
+  });
+
   it('QEMU killed from outside → Error', async () => {
     await mica.create({ name: 'victim', firmwarePath: firmwarePath('echo') });
     await mica.start('victim');
