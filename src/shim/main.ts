@@ -1,2 +1,44 @@
-process.stderr.write('containerd-shim-mica-v2: not built yet\n');
-process.exit(1);
+// containerd-shim-mica-v2 entry: parse argv, run one action. Each action is loaded with
+// import() so that `start` (run for every container) evaluates none of the daemon's modules.
+import { parseArgs, usage, UsageError } from './args';
+import { version } from '../../package.json';
+
+function main(argv: readonly string[]): void {
+  let args;
+  try {
+    args = parseArgs(argv);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`containerd-shim-mica-v2: ${err.message}\n${usage(process.argv[1] ?? 'shim')}`);
+    process.exit(2);
+  }
+  const fail = (err: unknown) => {
+    process.stderr.write(`containerd-shim-mica-v2 ${args.action}: ${(err as Error)?.message ?? String(err)}\n`);
+    process.exit(1);
+  };
+  switch (args.action) {
+    case 'version':
+      process.stdout.write(`containerd-shim-mica-v2 ${version}\n`);
+      return;
+    case 'start':
+      import('./start')
+        .then((m) => m.runStart(args))
+        .then((address) => process.stdout.write(address, () => process.exit(0)), fail);
+      return;
+    case 'delete':
+      import('./delete')
+        .then((m) => m.runDelete(args))
+        .then((bytes) => process.stdout.write(bytes, () => process.exit(0)), fail);
+      return;
+    case 'info':
+      import('./info')
+        .then((m) => m.runtimeInfo(version))
+        .then((bytes) => process.stdout.write(bytes, () => process.exit(0)), fail);
+      return;
+    case 'serve':
+      import('./serve').then((m) => m.serve(args)).catch(fail);
+      return;
+  }
+}
+
+main(process.argv.slice(2));

@@ -1,0 +1,116 @@
+// The shim daemon, wired by hand top to bottom: config → logger → micad client → event
+// publisher → runtime (with the one exit path) → Task service → ttrpc server → readiness.
+// One daemon serves one container or a whole pod. It stops on SIGTERM/SIGINT (leaving running
+// instances to micad; their state is on disk for `delete`) or on Shutdown once it serves nothing.
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { loadConfig } from '../config';
+import { createMicaClient } from '../mica/client';
+import { Sandbox } from '../runtime/sandbox';
+import { Runtime } from '../runtime/runtime';
+import { FileStateStore } from '../runtime/state-store';
+import { createShimLogger, type Logger } from '../telemetry/logger';
+import { TtrpcServer } from '../ttrpc';
+import type { ShimArgs } from './args';
+import type { EarlyListener } from './early-listener';
+import { TaskIO } from './io';
+import { EventPublisher } from './publisher';
+import { createTaskService, exitHandler, TASK_SERVICE, type TaskIOHandle } from './task-service';
+
+/** Wires and starts serving on the socket `serve` (serve.ts) already bound and reported ready. */
+export async function runDaemon(args: ShimArgs, early: EarlyListener): Promise<void> {
+  let logger: Logger | undefined;
+  try {
+    const config = loadConfig({ env: process.env });
+    const bundle = args.bundle || process.cwd();
+    logger = createShimLogger({
+      logPath: path.join(bundle, 'log'),
+      level: args.debug ? 'debug' : config.runtime.log_level,
+      base: { id: args.id, namespace: args.namespace },
+    });
+    const log = logger;
+    adjustOomScore(log);
+
+    const mica = createMicaClient({ socketDir: config.mica.socket_dir, timeoutMs: config.mica.timeout_ms });
+    const publisher = new EventPublisher({
+      ttrpcAddress: process.env.TTRPC_ADDRESS || `${args.address}.ttrpc`,
+      namespace: args.namespace,
+      logger: log,
+    });
+    const ios = new Map<string, TaskIOHandle>();
+    const runtime = new Runtime({
+      mica,
+      store: new FileStateStore(config.runtime.state_dir),
+      sandbox: new Sandbox(),
+      namespace: args.namespace,
+      stateDir: config.runtime.state_dir,
+      pid: process.pid,
+      pedestal: config.mica.pedestal,
+      resources: {
+        memoryMiB: config.resources.default_memory_mib,
+        vcpus: config.resources.default_vcpus,
+        maxVcpus: config.resources.max_vcpus,
+      },
+      log,
+      onExit: exitHandler(ios, publisher),
+    });
+
+    const server = new TtrpcServer({
+      onError: (err, ctx) => log.error({ err, method: ctx ? `${ctx.service}/${ctx.method}` : undefined }, 'ttrpc call failed'),
+    });
+    let stopping = false;
+    const stop = async (why: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ why, containers: runtime.sandbox.size }, 'shim daemon stopping');
+      runtime.close();
+      await server.close(2_000).catch(() => {});
+      await publisher.close().catch(() => {});
+      try {
+        unlinkSync(args.socket);
+      } catch {
+        // already gone
+      }
+      log.flush?.();
+      setTimeout(() => process.exit(0), 50).unref();
+    };
+    server.register(
+      TASK_SERVICE,
+      createTaskService({
+        runtime,
+        ios,
+        events: publisher,
+        shimPid: process.pid,
+        openIO: (stdio, containerId) => TaskIO.open(stdio, { containerId, namespace: args.namespace, logger: log }),
+        requestShutdown: () => void stop('Shutdown: no container left'),
+      }),
+    );
+    await early.handOver((listener) => server.listenHandle(listener));
+
+    process.on('SIGTERM', () => void stop('SIGTERM'));
+    process.on('SIGINT', () => void stop('SIGINT'));
+    process.on('SIGPIPE', () => {});
+    process.on('uncaughtException', (err) => log.error({ err }, 'uncaught exception (kept serving)'));
+    process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection (kept serving)'));
+    log.info({ socket: args.socket }, 'shim daemon serving');
+  } catch (err) {
+    logger?.error({ err }, 'shim daemon failed to start');
+    logger?.flush?.();
+    try {
+      unlinkSync(args.socket);
+    } catch {
+      // not bound
+    }
+    setTimeout(() => process.exit(1), 50);
+  }
+}
+
+/** containerd's OOM score + 1 (inherited through `start`), so the OOM killer takes us first. */
+function adjustOomScore(log: Logger): void {
+  try {
+    const current = Number(readFileSync('/proc/self/oom_score_adj', 'utf8').trim());
+    writeFileSync('/proc/self/oom_score_adj', String(Math.min(1000, current + 1)));
+  } catch (err) {
+    log.debug({ err: String(err) }, 'cannot adjust oom_score_adj (needs privilege); continuing');
+  }
+}

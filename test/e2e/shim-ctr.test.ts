@@ -1,0 +1,131 @@
+// containerd 1.6 + ctr drive containerd-shim-mica-v2 against micad-sim running the firmware in
+// qemu-system-arm: run to completion, detached lifecycle, stdin, many containers, and a firmware
+// lookup failure that must leave nothing behind.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { distDir, startContainerd, type Containerd } from './harness/containerd';
+import { firmwarePath, startMicadSim, type MicadSim } from './harness/micad-sim';
+import { run, waitFor } from './harness/processes';
+
+const RUNTIME = 'io.containerd.mica.v2';
+const work = mkdtempSync(path.join(tmpdir(), 'micrun-shim-e2e-'));
+const stateDir = path.join(work, 'state');
+let sim: MicadSim;
+let ctd: Containerd;
+
+const IMAGES = {
+  echo: 'docker.io/micrun-test/echo:e2e',
+  exit3: 'docker.io/micrun-test/exit-3:e2e',
+  nofw: 'docker.io/micrun-test/no-firmware:e2e',
+};
+
+async function buildImage(firmware: string, name: string, extra: string[] = []): Promise<void> {
+  const archive = path.join(work, `${name.replace(/[^a-z0-9]/gi, '_')}.tar`);
+  const built = await run(process.execPath, [path.join(distDir, 'micrun.js'), 'image', 'build', '--firmware', firmware, '--name', name, '-o', archive, ...extra]);
+  expect(built.code, built.stderr).toBe(0);
+  const imported = await ctd.ctr(['image', 'import', archive]);
+  expect(imported.code, imported.stderr).toBe(0);
+}
+
+beforeAll(async () => {
+  sim = await startMicadSim();
+  ctd = await startContainerd({ env: { MICRUN_MICA_SOCKET_DIR: sim.socketDir, MICRUN_STATE_DIR: stateDir } });
+  await buildImage(firmwarePath('echo'), IMAGES.echo);
+  await buildImage(firmwarePath('exit-3'), IMAGES.exit3);
+});
+
+afterAll(async () => {
+  await ctd?.destroy();
+  await sim?.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+/** Instances micad-sim still has (its per-instance sockets). */
+const instances = () => readdirSync(sim.socketDir).filter((f) => f.endsWith('.socket') && f !== 'mica-create.socket');
+
+/** PIDs of shim daemons serving this containerd (their sockets live in its shim socket dir). */
+function shimDaemons(): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (cmd.includes('serve') && cmd.some((a) => a.startsWith(ctd.shimSocketDir))) pids.push(Number(entry));
+    } catch {
+      // exited while we looked
+    }
+  }
+  return pids;
+}
+
+async function taskStatus(id: string): Promise<string | undefined> {
+  const ls = await ctd.ctr(['task', 'ls']);
+  const line = ls.stdout.split('\n').find((l) => l.split(/\s+/)[0] === id);
+  return line?.trim().split(/\s+/)[2];
+}
+
+describe('ctr + containerd 1.6 + micad-sim', () => {
+  test('ctr run --rm prints the firmware output and returns its exit code', async () => {
+    const r = await ctd.ctr(['run', '--rm', '--runtime', RUNTIME, IMAGES.exit3, 'exit3-a'], { timeoutMs: 60_000 });
+    expect(r.stdout).toContain('micrun exit firmware starting');
+    expect(r.stdout).toContain('exiting with code 3');
+    expect(r.code).toBe(3);
+    await waitFor(() => instances().length === 0, { what: 'micad instance removed', timeoutMs: 10_000 });
+    expect((await ctd.ctr(['container', 'ls', '-q'])).stdout).not.toContain('exit3-a');
+    expect(existsSync(path.join(stateDir, 'containers', 'exit3-a'))).toBe(false);
+  });
+
+  test('detached: task ls / ps / metrics / pause / resume / kill / delete', async () => {
+    const id = 'echo-d';
+    const r = await ctd.ctr(['run', '-d', '--runtime', RUNTIME, IMAGES.echo, id]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await taskStatus(id)).toBe('RUNNING');
+    const ps = await ctd.ctr(['task', 'ps', id]);
+    expect(ps.code, ps.stderr).toBe(0);
+    const daemon = shimDaemons();
+    expect(daemon.length).toBeGreaterThan(0);
+    expect(ps.stdout).toMatch(new RegExp(`\\b(${daemon.join('|')})\\b`));
+    const metrics = await ctd.ctr(['task', 'metrics', id]);
+    expect(metrics.code, metrics.stderr).toBe(0);
+    expect(metrics.stdout).toMatch(/memory\.usage_in_bytes\s+[1-9]/);
+    expect((await ctd.ctr(['task', 'pause', id])).code).toBe(0);
+    expect(await taskStatus(id)).toBe('PAUSED');
+    expect((await ctd.ctr(['task', 'resume', id])).code).toBe(0);
+    expect(await taskStatus(id)).toBe('RUNNING');
+    const bad = await ctd.ctr(['task', 'kill', '--signal', 'SIGHUP', id]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/SIGHUP/);
+    expect((await ctd.ctr(['task', 'kill', id])).code).toBe(0);
+    await waitFor(async () => (await taskStatus(id)) === 'STOPPED', { what: 'STOPPED', timeoutMs: 10_000 });
+    const del = await ctd.ctr(['task', 'delete', id]);
+    expect(del.code, del.stderr).toBe(0);
+    expect((await ctd.ctr(['container', 'delete', id])).code).toBe(0);
+    await waitFor(() => instances().length === 0, { what: 'no micad instance', timeoutMs: 10_000 });
+    await waitFor(() => shimDaemons().length === 0, { what: 'shim daemon gone', timeoutMs: 10_000 });
+  });
+
+  test('stdin reaches the echo firmware (ctr run, stdin attached)', async () => {
+    const id = 'echo-i';
+    const child = spawn('ctr', ['--address', ctd.address, 'run', '--rm', '--runtime', RUNTIME, IMAGES.echo, id], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    try {
+      await waitFor(() => out.includes('micrun echo firmware ready'), { what: 'banner', timeoutMs: 20_000 }).catch((e) => {
+        throw new Error(`${(e as Error).message}; ctr output: ${JSON.stringify(out)}`);
+      });
+      child.stdin!.write('hello micrun\n');
+      await waitFor(() => out.includes('echo: hello micrun'), { what: 'echo of stdin', timeoutMs: 10_000 });
+    } finally {
+      await ctd.ctr(['task', 'kill', id]);
+    }
+    expect(await exited).toBe(143);
+    await waitFor(() => instances().length === 0, { what: 'no micad instance', timeoutMs: 10_000 });
+  });
+});

@@ -1,0 +1,183 @@
+// The shim under stress and failure, with real containerd 1.6, ctr, micad-sim and qemu:
+// 10 containers at once, containerd restarted under a running container, the shim daemon
+// SIGKILLed, and an image without firmware (Create fails, nothing left behind).
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { hostPlatform } from '../../src/cli/oci-image';
+import { writeTar } from '../../src/cli/tar-writer';
+import { distDir, startContainerd, type Containerd } from './harness/containerd';
+import { firmwarePath, startMicadSim, type MicadSim } from './harness/micad-sim';
+import { isAlive, run, waitFor } from './harness/processes';
+
+const RUNTIME = 'io.containerd.mica.v2';
+const ECHO = 'docker.io/micrun-test/echo:e2e';
+const NOFW = 'docker.io/micrun-test/no-firmware:e2e';
+const work = mkdtempSync(path.join(tmpdir(), 'micrun-shim-res-'));
+const stateDir = path.join(work, 'state');
+let sim: MicadSim;
+let ctd: Containerd;
+const env = () => ({ MICRUN_MICA_SOCKET_DIR: sim.socketDir, MICRUN_STATE_DIR: stateDir });
+
+/** An OCI archive whose only layer holds /README (no ELF anywhere), entrypoint /firmware.elf. */
+function noFirmwareArchive(): Buffer {
+  const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+  const layerTar = writeTar([{ name: 'README', data: Buffer.from('no firmware here\n'), mode: 0o644, mtime: 0 }]);
+  const layer = gzipSync(layerTar);
+  const platform = hostPlatform();
+  const config = Buffer.from(JSON.stringify({
+    architecture: platform.architecture, os: platform.os,
+    config: { Entrypoint: ['/firmware.elf'] }, rootfs: { type: 'layers', diff_ids: [sha(layerTar)] },
+  }));
+  const manifest = Buffer.from(JSON.stringify({
+    schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
+    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha(layer), size: layer.length }],
+  }));
+  const index = Buffer.from(JSON.stringify({
+    schemaVersion: 2,
+    manifests: [{
+      mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha(manifest), size: manifest.length, platform,
+      annotations: { 'io.containerd.image.name': NOFW, 'org.opencontainers.image.ref.name': 'e2e' },
+    }],
+  }));
+  const blob = (b: Buffer) => ({ name: `blobs/sha256/${sha(b).slice(7)}`, data: b, mtime: 0 });
+  return writeTar([
+    { name: 'oci-layout', data: Buffer.from('{"imageLayoutVersion":"1.0.0"}'), mtime: 0 },
+    { name: 'index.json', data: index, mtime: 0 },
+    { name: 'blobs', mtime: 0 },
+    { name: 'blobs/sha256', mtime: 0 },
+    blob(manifest), blob(config), blob(layer),
+  ]);
+}
+
+beforeAll(async () => {
+  sim = await startMicadSim();
+  ctd = await startContainerd({ env: env() });
+  const archive = path.join(work, 'echo.tar');
+  const built = await run(process.execPath, [path.join(distDir, 'micrun.js'), 'image', 'build', '--firmware', firmwarePath('echo'), '--name', ECHO, '-o', archive]);
+  expect(built.code, built.stderr).toBe(0);
+  expect((await ctd.ctr(['image', 'import', archive])).code).toBe(0);
+  const nofw = path.join(work, 'nofw.tar');
+  writeFileSync(nofw, noFirmwareArchive());
+  const imported = await ctd.ctr(['image', 'import', nofw]);
+  expect(imported.code, imported.stderr).toBe(0);
+});
+
+afterAll(async () => {
+  await ctd?.destroy();
+  await sim?.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+const instances = () => readdirSync(sim.socketDir).filter((f) => f.endsWith('.socket') && f !== 'mica-create.socket');
+const mountsUnder = (dir: string) => readFileSync('/proc/self/mounts', 'utf8').split('\n').filter((l) => l.includes(dir));
+
+function shimDaemons(): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (cmd.includes('serve') && cmd.some((a) => a.startsWith(ctd.shimSocketDir))) pids.push(Number(entry));
+    } catch {
+      // exited while we looked
+    }
+  }
+  return pids;
+}
+
+/** QEMU processes started by this micad-sim (children of its pid). */
+function qemuChildren(): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === sim.pid && readFileSync(`/proc/${entry}/comm`, 'utf8').startsWith('qemu')) pids.push(Number(entry));
+    } catch {
+      // gone
+    }
+  }
+  return pids;
+}
+
+async function taskStatus(id: string): Promise<string | undefined> {
+  const ls = await ctd.ctr(['task', 'ls']);
+  return ls.stdout.split('\n').find((l) => l.split(/\s+/)[0] === id)?.trim().split(/\s+/)[2];
+}
+
+async function removeAll(ids: string[]): Promise<void> {
+  for (const id of ids) {
+    await ctd.ctr(['task', 'kill', '-s', 'SIGKILL', id]);
+    await waitFor(async () => (await taskStatus(id)) !== 'RUNNING', { what: `${id} stopped`, timeoutMs: 10_000 }).catch(() => {});
+    await ctd.ctr(['task', 'delete', id]);
+    await ctd.ctr(['container', 'delete', id]);
+  }
+}
+
+describe('shim resilience', () => {
+  test('10 containers at once, each with its own daemon, all cleaned up', async () => {
+    const ids = Array.from({ length: 10 }, (_, i) => `many-${i}`);
+    const results = await Promise.all(ids.map((id) => ctd.ctr(['run', '-d', '--runtime', RUNTIME, ECHO, id], { timeoutMs: 90_000 })));
+    for (const r of results) expect(r.code, r.stderr).toBe(0);
+    for (const id of ids) expect(await taskStatus(id)).toBe('RUNNING');
+    expect(instances()).toHaveLength(10);
+    expect(shimDaemons()).toHaveLength(10);
+    await removeAll(ids);
+    await waitFor(() => instances().length === 0, { what: 'no instance left', timeoutMs: 15_000 });
+    await waitFor(() => shimDaemons().length === 0, { what: 'no daemon left', timeoutMs: 15_000 });
+    expect(qemuChildren()).toEqual([]);
+  });
+
+  test('containerd restarted while a container runs: still listed, killable, deletable', async () => {
+    const id = 'survivor';
+    expect((await ctd.ctr(['run', '-d', '--runtime', RUNTIME, ECHO, id])).code).toBe(0);
+    const [daemon] = shimDaemons();
+    await ctd.stop();
+    ctd = await startContainerd({ env: env(), dir: ctd.dir });
+    expect(isAlive(daemon!)).toBe(true);
+    await waitFor(async () => (await taskStatus(id)) === 'RUNNING', { what: 'task listed after restart', timeoutMs: 15_000 });
+    expect((await ctd.ctr(['task', 'kill', id])).code).toBe(0);
+    await waitFor(async () => (await taskStatus(id)) === 'STOPPED', { what: 'STOPPED', timeoutMs: 10_000 });
+    const del = await ctd.ctr(['task', 'delete', id]);
+    expect(del.code, del.stderr).toBe(0);
+    expect((await ctd.ctr(['container', 'delete', id])).code).toBe(0);
+    await waitFor(() => instances().length === 0, { what: 'no instance left', timeoutMs: 10_000 });
+    await waitFor(() => !isAlive(daemon!), { what: 'daemon exited', timeoutMs: 10_000 });
+  });
+
+  test('shim daemon SIGKILLed: containerd reports the exit, delete leaves no instance, QEMU or mount', async () => {
+    const id = 'victim';
+    expect((await ctd.ctr(['run', '-d', '--runtime', RUNTIME, ECHO, id])).code).toBe(0);
+    expect(instances()).toEqual([`${id}.socket`]);
+    expect(qemuChildren()).toHaveLength(1);
+    const [daemon] = shimDaemons();
+    process.kill(daemon!, 'SIGKILL');
+    await waitFor(async () => (await taskStatus(id)) === 'STOPPED' || (await taskStatus(id)) === undefined, {
+      what: 'containerd noticed the dead shim',
+      timeoutMs: 15_000,
+    });
+    await ctd.ctr(['task', 'delete', id]);
+    expect((await ctd.ctr(['container', 'delete', id])).code).toBe(0);
+    await waitFor(() => instances().length === 0, { what: 'micad instance removed by `delete`', timeoutMs: 10_000 });
+    await waitFor(() => qemuChildren().length === 0, { what: 'QEMU gone', timeoutMs: 10_000 });
+    expect(mountsUnder(ctd.state)).toEqual([]);
+    expect(readdirSync(path.join(stateDir, 'containers'))).not.toContain(id);
+  });
+
+  test('an image without firmware: ctr run fails with the lookup error and nothing is left behind', async () => {
+    const r = await ctd.ctr(['run', '--rm', '--runtime', RUNTIME, NOFW, 'nofw-1'], { timeoutMs: 30_000 });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/firmware/i);
+    expect(r.stderr).toMatch(/firmware\.elf/);
+    expect(instances()).toEqual([]);
+    await waitFor(() => shimDaemons().length === 0, { what: 'no shim process', timeoutMs: 10_000 });
+    expect(mountsUnder(ctd.state)).toEqual([]);
+    await ctd.ctr(['container', 'delete', 'nofw-1']);
+  });
+});
