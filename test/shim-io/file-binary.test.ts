@@ -1,6 +1,8 @@
 // file:// and binary:// outputs, with a real logging binary (test/fixtures/logger/logger.sh).
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Code, CodedError } from '../../src/errors';
 import { defaultLoggerPolicy, TaskIO, type LoggerPolicy } from '../../src/shim/io';
@@ -128,6 +130,29 @@ describe('file:// and binary:// outputs', () => {
     await io.close();
     await io.whenLoggersStopped();
     expect(fs.readFileSync(`${prefix}.stdout`, 'utf8')).toBe('during restart\nafter restart\n');
+  });
+
+  it('once restarts are used up the console keeps flowing (stdin still works) and the loss is logged', async () => {
+    const prefix = path.join(dir, 'log');
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+    const stdin = path.join(dir, 'stdin');
+    execFileSync('mkfifo', [stdin]);
+    const io = await TaskIO.open({ stdin, stdout: binaryUri(prefix, 'die-first'), stderr: '', terminal: false }, { ...ctx, logger }, {
+      logger: { ...defaultLoggerPolicy, maxRestarts: 0 },
+    });
+    cleanup.push(() => io.close());
+    const w = fs.openSync(stdin, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+    cleanup.push(() => fs.closeSync(w));
+    await io.attach(rtos.path);
+    await waitFor(() => lines.some((l) => l.includes('restarts used up')), 'give-up logged');
+    await rtos.write('nobody logs this\n');
+    fs.writeSync(w, 'typed\n');
+    await waitFor(() => rtos.received().toString() === 'typed\n', 'stdin still reaches the console');
+    await waitFor(() => io.stats.consoleBytes === 17, 'console still read');
+    await io.close();
+    await io.whenLoggersStopped();
+    expect(lines.some((l) => l.includes('"droppedBytes":17'))).toBe(true);
   });
 
   it('close() does not wait for a logger that ignores SIGTERM; it is SIGKILLed after the timeout', async () => {

@@ -128,7 +128,9 @@ export class TaskIO {
    * to another path (the instance came back with a new console) replaces the old console. */
   async attach(consolePath: string): Promise<void> {
     if (this.closing) throw failedPrecondition(`task ${this.ctx.containerId}: io is closed; cannot attach console`);
-    if (this.console?.path === consolePath) return;
+    // Same path and still alive: nothing to do. A hung-up console may come back under the
+    // same path (/dev/ttyRPMSG0 is reused), so that one is reopened.
+    if (this.console?.path === consolePath && this.outputPump) return;
     await this.detachConsole();
     const port = await ConsolePort.open(consolePath);
     if (this.closing) {
