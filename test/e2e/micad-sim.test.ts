@@ -183,6 +183,27 @@ describe('errors', () => {
     expect(mica.exists('notelf')).toBe(false);
   });
 
+  it('concurrent creates of one name: exactly one wins, the others get AlreadyExists', async () => {
+    const results = await Promise.allSettled(
+      Array.from({ length: 5 }, () => mica.create({ name: 'race', firmwarePath: firmwarePath('echo') })),
+    );
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    for (const r of results) {
+      if (r.status === 'rejected') expect((r.reason as CodedError).code).toBe(Code.AlreadyExists);
+    }
+    await mica.remove('race');
+  });
+
+  it('start of a running instance fails and leaves it running', async () => {
+    await mica.create({ name: 'twice', firmwarePath: firmwarePath('echo') });
+    await mica.start('twice');
+    const { qemuPid } = await mica.info('twice');
+    await expect(mica.start('twice')).rejects.toThrow(/already running/);
+    expect(await mica.info('twice')).toMatchObject({ state: 'Running', qemuPid });
+    await mica.remove('twice');
+    expect(isAlive(qemuPid!)).toBe(false);
+  });
+
   it('unknown instance → NotFound', async () => {
     expect(await codeOf(mica.start('ghost'))).toBe(Code.NotFound);
   });
@@ -377,7 +398,7 @@ describe('many instances', () => {
 });
 
 describe('shutdown', () => {
-  it('SIGTERM stops every QEMU child and removes the sockets, exit 0', async () => {
+  it.each(['SIGTERM', 'SIGINT'] as const)('%s stops every QEMU child and removes the sockets, exit 0', async (signal) => {
     const other = await startMicadSim();
     const client = createMicaClient({ socketDir: other.socketDir });
     const pids: number[] = [];
@@ -388,7 +409,7 @@ describe('shutdown', () => {
     }
     expect(pids.every(isAlive)).toBe(true);
     const socketDir = other.socketDir;
-    process.kill(other.pid, 'SIGTERM');
+    process.kill(other.pid, signal);
     await waitFor(() => other.exit(), { what: 'micad-sim to exit' });
     expect(other.exit()).toEqual({ code: 0, signal: null });
     expect(pids.some(isAlive)).toBe(false);
