@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TaskIO } from '../../src/shim/io';
-import { FakeRtos, FifoReader, makeFifo, silentLogger, sleep, tempDir, waitFor } from './harness';
+import { FakeRtos, FifoReader, lagMonitor, makeFifo, openStdinWriter, silentLogger, sleep, tempDir, waitFor, writeNonBlocking } from './harness';
 
 const MiB = 1024 * 1024;
 
@@ -33,6 +33,7 @@ describe('console backpressure', () => {
     const payload = Buffer.alloc(10 * MiB);
     for (let i = 0; i < payload.length; i++) payload[i] = (i * 7 + (i >>> 13)) & 0xff;
     const rssBefore = process.memoryUsage().rss;
+    const lag = lagMonitor();
     // Nobody reads: the producer stalls once fifo + pty + our one in-flight chunk are full.
     const accepted = await rtos.write(payload, 500);
     const held = io.stats.consoleBytes;
@@ -52,5 +53,41 @@ describe('console backpressure', () => {
     const ms = Date.now() - started;
     console.log(`10 MiB console → fifo: ${ms} ms (${((10 * 1000) / ms).toFixed(1)} MiB/s), rss +${((process.memoryUsage().rss - rssBefore) / MiB).toFixed(1)} MiB`);
     expect(reader.data().equals(payload)).toBe(true);
+    const worstLag = lag.stop();
+    console.log(`worst event-loop lag during the flood: ${worstLag} ms`);
+    expect(worstLag).toBeLessThan(200);
+  });
+
+  it('stdin into a console the RTOS does not read: the event loop never blocks, nothing is lost', async () => {
+    const dir = tempDir();
+    const rtos = new FakeRtos();
+    cleanup.push(() => {
+      rtos.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+    const stdin = makeFifo(dir, 'stdin');
+    const io = await TaskIO.open({ stdin, stdout: '', stderr: '', terminal: true }, {
+      containerId: 'typist',
+      namespace: 'default',
+      logger: silentLogger,
+    });
+    cleanup.push(() => io.close());
+    await io.attach(rtos.path);
+    const w = openStdinWriter(stdin);
+    cleanup.push(() => fs.closeSync(w));
+    rtos.pauseReading();
+    const payload = Buffer.alloc(2 * MiB);
+    for (let i = 0; i < payload.length; i++) payload[i] = (i * 13 + (i >>> 11)) & 0xff;
+    const lag = lagMonitor();
+    const accepted = await writeNonBlocking(w, payload, 500);
+    const worstLag = lag.stop();
+    console.log(`stdin stalled after ${accepted} bytes, ${io.stats.stdinBytes} read by TaskIO, worst lag ${worstLag} ms`);
+    expect(accepted).toBeLessThan(1 * MiB);
+    expect(io.stats.stdinBytes).toBeLessThan(512 * 1024);
+    expect(worstLag).toBeLessThan(200);
+    rtos.resumeReading();
+    expect(accepted + (await writeNonBlocking(w, payload.subarray(accepted), 5000))).toBe(payload.length);
+    await waitFor(() => rtos.received().length === payload.length, 'all stdin at the console', 15_000);
+    expect(rtos.received().equals(payload)).toBe(true);
   });
 });

@@ -52,6 +52,15 @@ export class FakeRtos {
     return this.pty.path;
   }
 
+  /** The RTOS stops reading its console input (the pty fills up towards the shim). */
+  pauseReading(): void {
+    this.reader.pause();
+  }
+
+  resumeReading(): void {
+    this.reader.resume();
+  }
+
   /** Everything the shim wrote to the console so far. */
   received(): Buffer {
     return Buffer.concat(this.chunks);
@@ -119,6 +128,41 @@ export class FifoReader {
       this.socket.destroy();
     });
   }
+}
+
+/** Writes `data` to a non-blocking fd, waiting on EAGAIN; returns bytes written before
+ * `stallMs` passed without progress. */
+export async function writeNonBlocking(fd: number, data: Buffer, stallMs: number): Promise<number> {
+  let off = 0;
+  let lastProgress = Date.now();
+  while (off < data.length) {
+    try {
+      off += fs.writeSync(fd, data, off, Math.min(data.length - off, 65536));
+      lastProgress = Date.now();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      if (Date.now() - lastProgress > stallMs) return off;
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+  return off;
+}
+
+/** Largest delay of a 10 ms interval timer while it runs: how long the event loop was blocked. */
+export function lagMonitor(): { stop(): number } {
+  let last = Date.now();
+  let worst = 0;
+  const timer = setInterval(() => {
+    const now = Date.now();
+    worst = Math.max(worst, now - last - 10);
+    last = now;
+  }, 10);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return worst;
+    },
+  };
 }
 
 /** The client side of the stdin fifo. Opening blocks until the shim opened its read side, so
