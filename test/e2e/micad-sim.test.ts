@@ -217,13 +217,16 @@ describe('errors', () => {
   });
 
   it('micad-sim killed mid-request → error within the timeout, no QEMU left', async () => {
-    const other = await startMicadSim();
+    // A QEMU that takes 2 s to come up keeps `start` in flight while micad-sim is killed.
+    const slowQemu = path.join(sim.stateDir, 'slow-qemu-system-arm');
+    writeFileSync(slowQemu, '#!/bin/sh\nsleep 2\nexec qemu-system-arm "$@"\n', { mode: 0o755 });
+    const other = await startMicadSim({ args: ['--qemu', slowQemu] });
     try {
       const client = createMicaClient({ socketDir: other.socketDir, timeoutMs: 3000 });
       await client.create({ name: 'mid', firmwarePath: firmwarePath('echo') });
       const t0 = Date.now();
       const pending = codeOf(client.start('mid'));
-      await new Promise((r) => setTimeout(r, 30)); // QEMU is being launched
+      await waitFor(() => processesMentioning(other.stateDir).length > 0, { what: 'QEMU launch' });
       await other.kill();
       expect([Code.Unavailable, Code.DeadlineExceeded]).toContain(await pending);
       expect(Date.now() - t0).toBeLessThan(4000);
