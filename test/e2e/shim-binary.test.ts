@@ -1,0 +1,253 @@
+// The shim binary contract as containerd sees it, with real processes: `start` (prints only the
+// address, reuses a live daemon, replaces a stale socket, reports a daemon that cannot start),
+// `-info`, `-v`, usage errors, the event order containerd receives, the daemon's log in
+// containerd's log, SIGTERM leaving the instance for `delete`, and a pod served by one daemon.
+import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { containerd } from '../../src/proto';
+import { socketPath } from '../../src/shim/socket-address';
+import { TtrpcClient } from '../../src/ttrpc';
+import { distDir, startContainerd, type Containerd } from './harness/containerd';
+import { firmwarePath, startMicadSim, type MicadSim } from './harness/micad-sim';
+import { isAlive, run, stopChild, waitFor } from './harness/processes';
+
+const SHIM = path.join(distDir, 'containerd-shim-mica-v2.js');
+const RUNTIME = 'io.containerd.mica.v2';
+const ECHO = 'docker.io/micrun-test/echo:e2e';
+const EXIT3 = 'docker.io/micrun-test/exit-3:e2e';
+const work = mkdtempSync(path.join(tmpdir(), 'micrun-shim-bin-'));
+const stateDir = path.join(work, 'state');
+let sim: MicadSim;
+let ctd: Containerd;
+
+beforeAll(async () => {
+  sim = await startMicadSim();
+  ctd = await startContainerd({ env: { MICRUN_MICA_SOCKET_DIR: sim.socketDir, MICRUN_STATE_DIR: stateDir } });
+  for (const [fw, name] of [['echo', ECHO], ['exit-3', EXIT3]] as const) {
+    const archive = path.join(work, `${fw}.tar`);
+    const built = await run(process.execPath, [path.join(distDir, 'micrun.js'), 'image', 'build', '--firmware', firmwarePath(fw), '--name', name, '-o', archive]);
+    expect(built.code, built.stderr).toBe(0);
+    expect((await ctd.ctr(['image', 'import', archive])).code).toBe(0);
+  }
+});
+
+afterAll(async () => {
+  await ctd?.destroy();
+  await sim?.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+const instances = () => readdirSync(sim.socketDir).filter((f) => f.endsWith('.socket') && f !== 'mica-create.socket');
+
+function daemonsIn(socketDir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (cmd.includes('serve') && cmd.some((a) => a.startsWith(socketDir))) pids.push(Number(entry));
+    } catch {
+      // gone
+    }
+  }
+  return pids;
+}
+
+/** A bundle like containerd's: config.json with annotations, and a log fifo read by us. */
+function fakeBundle(id: string, annotations: Record<string, string> = {}): string {
+  const b = path.join(work, 'bundles', id);
+  mkdirSync(b, { recursive: true });
+  writeFileSync(path.join(b, 'config.json'), JSON.stringify({ ociVersion: '1.0.2', annotations }));
+  return b;
+}
+
+/** Runs the shim and keeps stdout as bytes (protobuf answers). */
+function runBytes(argv: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv }): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, argv, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    let stderr = '';
+    child.stdout!.on('data', (d: Buffer) => out.push(d));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr }));
+  });
+}
+
+function shim(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+  return run(process.execPath, [SHIM, ...args], { cwd: opts.cwd, env: { ...process.env, ...opts.env } });
+}
+
+describe('one-shot actions', () => {
+  const socketDir = path.join(work, 's');
+  const env = { MICRUN_SHIM_SOCKET_DIR: socketDir, MICRUN_STATE_DIR: stateDir, MICRUN_MICA_SOCKET_DIR: path.join(work, 'no-micad') };
+  const flags = (id: string) => ['-namespace', 'ns1', '-address', '/run/x/containerd.sock', '-publish-binary', '/usr/bin/containerd', '-id', id];
+
+  test('start prints exactly unix://<socket>, writes <bundle>/address, and reuses a live daemon', async () => {
+    const b = fakeBundle('one');
+    const first = await shim([...flags('one'), 'start'], { cwd: b, env });
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    const expected = `unix://${socketPath(socketDir, '/run/x/containerd.sock', 'ns1', 'one')}`;
+    expect(first.stdout).toBe(expected);
+    expect(readFileSync(path.join(b, 'address'), 'utf8')).toBe(expected);
+    const sock = expected.slice('unix://'.length);
+    expect(statSync(sock).mode & 0o777).toBe(0o600);
+    expect(statSync(socketDir).mode & 0o777).toBe(0o700);
+    const daemons = daemonsIn(socketDir);
+    expect(daemons).toHaveLength(1);
+    const again = await shim([...flags('one'), 'start'], { cwd: b, env });
+    expect(again.stdout).toBe(expected);
+    expect(daemonsIn(socketDir)).toEqual(daemons);
+    process.kill(daemons[0]!, 'SIGTERM');
+    await waitFor(() => !isAlive(daemons[0]!), { what: 'daemon exit on SIGTERM' });
+    expect(existsSync(sock)).toBe(false);
+  });
+
+  test('a stale socket file is replaced by a fresh daemon', async () => {
+    const b = fakeBundle('stale');
+    const sock = socketPath(socketDir, '/run/x/containerd.sock', 'ns1', 'stale');
+    mkdirSync(socketDir, { recursive: true, mode: 0o700 });
+    // A socket file nobody listens on (bound by a process that then exited).
+    const py = await run('python3', ['-c', `import socket; s = socket.socket(socket.AF_UNIX); s.bind(${JSON.stringify(sock)})`]);
+    expect(py.code, py.stderr).toBe(0);
+    expect(existsSync(sock)).toBe(true);
+    const r = await shim([...flags('stale'), 'start'], { cwd: b, env });
+    expect(r.code, r.stderr).toBe(0);
+    const [pid] = daemonsIn(socketDir);
+    expect(pid).toBeDefined();
+    process.kill(pid!, 'SIGTERM');
+    await waitFor(() => !isAlive(pid!), { what: 'daemon exit' });
+  });
+
+  test('a daemon that cannot start makes start fail with its reason, leaving no daemon', async () => {
+    const b = fakeBundle('badcfg');
+    const cfg = path.join(work, 'bad.toml');
+    writeFileSync(cfg, '[mica]\nsocket_dri = "/x"\n');
+    const r = await shim([...flags('badcfg'), 'start'], { cwd: b, env: { ...env, MICRUN_CONFIG: cfg } });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/socket_dri/);
+    expect(daemonsIn(socketDir)).toEqual([]);
+  });
+
+  test('CRI pod containers get their sandbox daemon address', async () => {
+    const pod = { 'io.kubernetes.cri.container-type': 'container', 'io.kubernetes.cri.sandbox-id': 'podX' };
+    const b = fakeBundle('app-in-pod', pod);
+    const r = await shim([...flags('app-in-pod'), 'start'], { cwd: b, env });
+    expect(r.stdout).toBe(`unix://${socketPath(socketDir, '/run/x/containerd.sock', 'ns1', 'podX')}`);
+    for (const pid of daemonsIn(socketDir)) {
+      process.kill(pid, 'SIGTERM');
+      await waitFor(() => !isAlive(pid), { what: 'daemon exit' });
+    }
+  });
+
+  test('-info prints RuntimeInfo, -v the version, bad usage exits 2', async () => {
+    const info = await runBytes([SHIM, '-info'], {});
+    expect(info.code).toBe(0);
+    const decoded = containerd.types.RuntimeInfo.decode(info.stdout);
+    expect(decoded.name).toBe('io.containerd.mica.v2');
+    const pkg = JSON.parse(readFileSync(path.join(distDir, '..', 'package.json'), 'utf8')) as { version: string };
+    expect(decoded.version?.version).toBe(pkg.version);
+    expect((await shim(['-v'])).stdout).toBe(`containerd-shim-mica-v2 ${pkg.version}\n`);
+    const bad = await shim(['-id', 'x', '-namespace', 'n', 'frobnicate']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/unknown action "frobnicate"/);
+  });
+
+  test('delete with no state is idempotent and prints a DeleteResponse with 137', async () => {
+    const b = fakeBundle('gone');
+    const r = await runBytes([SHIM, ...flags('gone'), '-bundle', b, 'delete'], { cwd: b, env });
+    expect(r.code, r.stderr).toBe(0);
+    const resp = containerd.task.v2.DeleteResponse.decode(r.stdout);
+    expect(resp.exitStatus).toBe(137);
+    expect(resp.exitedAt?.seconds).toBeGreaterThan(0);
+  });
+});
+
+describe('daemon without containerd (driven over ttrpc)', () => {
+  test('SIGTERM stops the daemon but leaves the instance running; the delete one-shot then cleans up', async () => {
+    const socketDir = path.join(work, 's2');
+    const env = { MICRUN_SHIM_SOCKET_DIR: socketDir, MICRUN_STATE_DIR: stateDir, MICRUN_MICA_SOCKET_DIR: sim.socketDir };
+    const id = 'term1';
+    const b = path.join(work, 'bundles', id);
+    mkdirSync(path.join(b, 'rootfs'), { recursive: true });
+    copyFileSync(firmwarePath('echo'), path.join(b, 'rootfs', 'firmware.elf'));
+    writeFileSync(path.join(b, 'config.json'), JSON.stringify({ ociVersion: '1.0.2', root: { path: 'rootfs' }, process: { args: ['/firmware.elf'], env: [], cwd: '/' } }));
+    const flags = ['-namespace', 'ns2', '-address', '/run/y/containerd.sock', '-publish-binary', '/bin/true', '-id', id];
+    const started = await shim([...flags, 'start'], { cwd: b, env: { ...env, TTRPC_ADDRESS: path.join(work, 'nobody.sock') } });
+    expect(started.code, started.stderr).toBe(0);
+    const client = await TtrpcClient.connect(started.stdout.slice('unix://'.length));
+    const T = containerd.task.v2;
+    const call = async (method: string, type: { encode(m: object): { finish(): Uint8Array } }, req: object) =>
+      client.call('containerd.task.v2.Task', method, type.encode(req).finish(), { timeoutMs: 10_000 });
+    await call('Create', T.CreateTaskRequest, { id, bundle: b });
+    await call('Start', T.StartRequest, { id });
+    client.close();
+    const [pid] = daemonsIn(socketDir);
+    process.kill(pid!, 'SIGTERM');
+    await waitFor(() => !isAlive(pid!), { what: 'daemon exit on SIGTERM' });
+    expect(instances()).toEqual([`${id}.socket`]); // the RTOS keeps running: our exit is not its exit
+    expect(JSON.parse(readFileSync(path.join(stateDir, 'containers', id, 'state.json'), 'utf8')).state).toBe('running');
+    const del = await runBytes([SHIM, ...flags, '-bundle', b, 'delete'], { cwd: b, env });
+    expect(del.code, del.stderr).toBe(0);
+    expect(containerd.task.v2.DeleteResponse.decode(del.stdout).exitStatus).toBe(137);
+    expect(instances()).toEqual([]);
+    expect(existsSync(path.join(stateDir, 'containers', id))).toBe(false);
+    const again = await runBytes([SHIM, ...flags, '-bundle', b, 'delete'], { cwd: b, env });
+    expect(again.code, again.stderr).toBe(0);
+  });
+});
+
+describe('under containerd', () => {
+  test('containerd receives create → start → exit → delete in order, with the exit code', async () => {
+    const events = spawn('ctr', ['--address', ctd.address, 'events'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    events.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const r = await ctd.ctr(['run', '--rm', '--runtime', RUNTIME, EXIT3, 'ev1']);
+      expect(r.code).toBe(3);
+      await waitFor(() => out.includes('/tasks/delete'), { what: '/tasks/delete event', timeoutMs: 10_000 });
+    } finally {
+      await stopChild(events);
+    }
+    const topics = out
+      .split('\n')
+      .filter((l) => l.includes('ev1') && l.includes('/tasks/'))
+      .map((l) => /\/tasks\/[a-z]+/.exec(l)![0]);
+    expect(topics).toEqual(['/tasks/create', '/tasks/start', '/tasks/exit', '/tasks/delete']);
+    expect(out).toMatch(/\/tasks\/exit.*"exit_status":3/);
+  });
+
+  test("the daemon's log lines reach containerd's log (the bundle log fifo)", async () => {
+    const r = await ctd.ctr(['run', '--rm', '--runtime', RUNTIME, EXIT3, 'log1']);
+    expect(r.code).toBe(3);
+    await waitFor(() => ctd.log().includes('"id":"log1"') && ctd.log().includes('task exited'), { what: 'shim log in containerd log', timeoutMs: 5_000 });
+  });
+
+  test('a pod (sandbox + app container, CRI annotations) is served by one daemon', async () => {
+    const sb = ['--annotation', 'io.kubernetes.cri.container-type=sandbox', '--annotation', 'io.kubernetes.cri.sandbox-id=pod-a'];
+    const app = ['--annotation', 'io.kubernetes.cri.container-type=container', '--annotation', 'io.kubernetes.cri.sandbox-id=pod-a'];
+    expect((await ctd.ctr(['run', '-d', '--runtime', RUNTIME, ...sb, ECHO, 'pod-a'])).code).toBe(0);
+    expect(instances()).toEqual([]); // the pause container never reaches micad
+    const r = await ctd.ctr(['run', '-d', '--runtime', RUNTIME, ...app, ECHO, 'pod-a-app']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(instances()).toEqual(['pod-a-app.socket']);
+    expect(daemonsIn(ctd.shimSocketDir)).toHaveLength(1);
+    const [pid] = daemonsIn(ctd.shimSocketDir);
+    for (const id of ['pod-a-app', 'pod-a']) {
+      expect((await ctd.ctr(['task', 'kill', id])).code).toBe(0);
+      await waitFor(async () => (await ctd.ctr(['task', 'ls'])).stdout.split('\n').some((l) => l.startsWith(`${id} `) && l.includes('STOPPED')), { what: `${id} STOPPED`, timeoutMs: 10_000 });
+      expect((await ctd.ctr(['task', 'delete', id])).code).toBe(0);
+      expect((await ctd.ctr(['container', 'delete', id])).code).toBe(0);
+      // The daemon stays while the pod still has a container, and goes with the last one.
+      if (id === 'pod-a-app') expect(isAlive(pid!)).toBe(true);
+    }
+    await waitFor(() => !isAlive(pid!), { what: 'pod daemon exit after the last container', timeoutMs: 10_000 });
+    expect(instances()).toEqual([]);
+  });
+});
