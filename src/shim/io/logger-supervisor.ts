@@ -45,14 +45,14 @@ export class LoggerSupervisor {
   private stopped: Promise<void> | undefined;
 
   private constructor(
-    private current: LoggingBinary | undefined,
+    private current: LoggingBinary,
     private readonly spec: LoggingBinarySpec,
     private readonly policy: LoggerPolicy,
     private readonly log: Logger,
   ) {
     this.stdout = this.channel('stdout');
     this.stderr = this.channel('stderr');
-    if (current) this.watch(current);
+    this.watch(current);
   }
 
   /** Starts the binary and waits for ready; errors (not executable, ready timeout) propagate. */
@@ -69,7 +69,7 @@ export class LoggerSupervisor {
 
   /** pid of the current binary while it runs (also while it is being stopped). */
   get pid(): number | undefined {
-    return this.current?.running ? this.current.pid : undefined;
+    return this.current.running ? this.current.pid : undefined;
   }
 
   get stats(): { restarts: number; droppedBytes: number; state: State } {
@@ -88,7 +88,7 @@ export class LoggerSupervisor {
     clearTimeout(this.restartTimer);
     this.held = [];
     const binary = (await this.starting) ?? this.current;
-    if (binary) await binary.stop(this.policy.stop);
+    await binary.stop(this.policy.stop);
     if (this.droppedBytes > 0) {
       this.log.warn({ droppedBytes: this.droppedBytes }, 'console output dropped while the logging binary was down');
     }
@@ -101,15 +101,15 @@ export class LoggerSupervisor {
   }
 
   private forward(channel: Channel, chunk: Buffer, done: () => void): void {
-    const socket = this.current?.[channel];
-    if (this.state === 'up' && socket && !socket.destroyed) {
+    const socket = this.current[channel];
+    if (this.state === 'up' && !socket.destroyed) {
       let called = false;
       const once = () => {
         if (!called) (called = true), done();
       };
       socket.write(chunk, once);
       // A binary dying with this write in flight must not wedge the pump.
-      void this.current?.exited.then(once);
+      void this.current.exited.then(once);
       return;
     }
     if (this.state !== 'gone' && this.state !== 'stopped' && this.heldBytes + chunk.length <= this.policy.holdBytes) {
@@ -167,7 +167,7 @@ export class LoggerSupervisor {
         if (this.state === 'stopped') return undefined;
         this.log.error({ err, restart: this.restarts }, 'logging binary failed to restart');
         // Same bookkeeping as an exit: try again while restarts remain, else give up.
-        this.onExit(this.current as LoggingBinary, { code: null, signal: null });
+        this.onExit(this.current, { code: null, signal: null });
         return undefined;
       },
     );
