@@ -1,17 +1,14 @@
 // The shim under stress and failure, with real containerd 1.6, ctr, micad-sim and qemu:
 // 10 containers at once, containerd restarted under a running container, the shim daemon
 // SIGKILLed, and an image without firmware (Create fails, nothing left behind).
-import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { hostPlatform } from '../../src/cli/oci-image';
-import { writeTar } from '../../src/cli/tar-writer';
 import { distDir, startContainerd, type Containerd } from './harness/containerd';
 import { firmwarePath, startMicadSim, type MicadSim } from './harness/micad-sim';
 import { isAlive, run, waitFor } from './harness/processes';
+import { ociArchive } from './shim-images';
 
 const RUNTIME = 'io.containerd.mica.v2';
 const ECHO = 'docker.io/micrun-test/echo:e2e';
@@ -23,36 +20,8 @@ let ctd: Containerd;
 const env = () => ({ MICRUN_MICA_SOCKET_DIR: sim.socketDir, MICRUN_STATE_DIR: stateDir });
 
 /** An OCI archive whose only layer holds /README (no ELF anywhere), entrypoint /firmware.elf. */
-function noFirmwareArchive(): Buffer {
-  const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-  const layerTar = writeTar([{ name: 'README', data: Buffer.from('no firmware here\n'), mode: 0o644, mtime: 0 }]);
-  const layer = gzipSync(layerTar);
-  const platform = hostPlatform();
-  const config = Buffer.from(JSON.stringify({
-    architecture: platform.architecture, os: platform.os,
-    config: { Entrypoint: ['/firmware.elf'] }, rootfs: { type: 'layers', diff_ids: [sha(layerTar)] },
-  }));
-  const manifest = Buffer.from(JSON.stringify({
-    schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
-    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha(layer), size: layer.length }],
-  }));
-  const index = Buffer.from(JSON.stringify({
-    schemaVersion: 2,
-    manifests: [{
-      mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha(manifest), size: manifest.length, platform,
-      annotations: { 'io.containerd.image.name': NOFW, 'org.opencontainers.image.ref.name': 'e2e' },
-    }],
-  }));
-  const blob = (b: Buffer) => ({ name: `blobs/sha256/${sha(b).slice(7)}`, data: b, mtime: 0 });
-  return writeTar([
-    { name: 'oci-layout', data: Buffer.from('{"imageLayoutVersion":"1.0.0"}'), mtime: 0 },
-    { name: 'index.json', data: index, mtime: 0 },
-    { name: 'blobs', mtime: 0 },
-    { name: 'blobs/sha256', mtime: 0 },
-    blob(manifest), blob(config), blob(layer),
-  ]);
-}
+const noFirmwareArchive = () =>
+  ociArchive(NOFW, [{ name: 'README', data: Buffer.from('no firmware here\n'), mode: 0o644 }], { Entrypoint: ['/firmware.elf'] });
 
 beforeAll(async () => {
   sim = await startMicadSim();

@@ -1,0 +1,145 @@
+// Measurements the shim is judged by, on this machine, printed and written to
+// bench-results/shim.json: `start` one-shot wall time (new daemon / reused daemon, next to a bare
+// `node -e 0`), `ctr run -d` → RUNNING for micrun next to runc running busybox in the same
+// containerd, and the daemon's RSS with 1 and with 10 containers. Assertions are loose bounds
+// (the machine is shared); the numbers are the point.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { distDir, repoRoot, startContainerd, type Containerd } from './harness/containerd';
+import { firmwarePath, startMicadSim, type MicadSim } from './harness/micad-sim';
+import { isAlive, run, waitFor } from './harness/processes';
+import { ociArchive } from './shim-images';
+
+const SHIM = path.join(distDir, 'containerd-shim-mica-v2.js');
+const ECHO = 'docker.io/micrun-test/echo:e2e';
+const BUSYBOX = 'docker.io/micrun-test/busybox:e2e';
+const work = mkdtempSync(path.join(tmpdir(), 'micrun-measure-'));
+const results: Record<string, unknown> = {};
+let sim: MicadSim;
+let ctd: Containerd;
+
+beforeAll(async () => {
+  sim = await startMicadSim();
+  ctd = await startContainerd({ env: { MICRUN_MICA_SOCKET_DIR: sim.socketDir, MICRUN_STATE_DIR: path.join(work, 'state') } });
+  const echo = path.join(work, 'echo.tar');
+  expect((await run(process.execPath, [path.join(distDir, 'micrun.js'), 'image', 'build', '--firmware', firmwarePath('echo'), '--name', ECHO, '-o', echo])).code).toBe(0);
+  expect((await ctd.ctr(['image', 'import', echo])).code).toBe(0);
+  const bb = path.join(work, 'busybox.tar');
+  writeFileSync(bb, ociArchive(BUSYBOX, [{ name: 'bin', mode: 0o755 }, { name: 'bin/busybox', data: readFileSync('/bin/busybox'), mode: 0o755 }], { Entrypoint: ['/bin/busybox', 'sleep', '3600'] }));
+  expect((await ctd.ctr(['image', 'import', bb])).code).toBe(0);
+});
+
+afterAll(async () => {
+  await ctd?.destroy();
+  await sim?.stop();
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(path.join(repoRoot, 'bench-results'), { recursive: true });
+  writeFileSync(path.join(repoRoot, 'bench-results', 'shim.json'), JSON.stringify(results, null, 2));
+  console.log(`shim measurements:\n${JSON.stringify(results, null, 2)}`);
+});
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
+
+function daemonsIn(dir: string): number[] {
+  return readdirSync('/proc')
+    .filter((e) => /^\d+$/.test(e))
+    .filter((e) => {
+      try {
+        const cmd = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
+        return cmd.includes('serve') && cmd.some((a) => a.startsWith(dir));
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+const rssKiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+
+test('start one-shot wall time: new daemon, reused daemon, bare node', () => {
+  const socketDir = path.join(work, 's');
+  const env = { ...process.env, MICRUN_SHIM_SOCKET_DIR: socketDir, MICRUN_STATE_DIR: path.join(work, 'st'), MICRUN_MICA_SOCKET_DIR: sim.socketDir };
+  const fresh: number[] = [];
+  const reused: number[] = [];
+  const bare: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    const b = path.join(work, 'b', `c${i}`);
+    mkdirSync(b, { recursive: true });
+    writeFileSync(path.join(b, 'config.json'), '{"ociVersion":"1.0.2"}');
+    const args = [SHIM, '-namespace', 'm', '-address', '/run/m.sock', '-publish-binary', '/bin/true', '-id', `c${i}`, 'start'];
+    let t0 = process.hrtime.bigint();
+    const r = spawnSync(process.execPath, args, { cwd: b, env });
+    fresh.push(ms(t0));
+    expect(r.status, r.stderr.toString()).toBe(0);
+    t0 = process.hrtime.bigint();
+    expect(spawnSync(process.execPath, args, { cwd: b, env }).status).toBe(0);
+    reused.push(ms(t0));
+    t0 = process.hrtime.bigint();
+    spawnSync(process.execPath, ['-e', '0']);
+    bare.push(ms(t0));
+  }
+  for (const pid of daemonsIn(socketDir)) process.kill(pid, 'SIGTERM');
+  results.start_ms = { new_daemon_median: median(fresh), reused_daemon_median: median(reused), node_e_0_median: median(bare), runs: 10 };
+  // Reusing a daemon costs one node start plus a connect; a new one adds the daemon's boot up to listen().
+  expect(median(reused)).toBeLessThan(median(bare) + 150);
+  expect(median(fresh)).toBeLessThan(median(bare) * 2 + 400);
+});
+
+async function timeToRunning(args: string[], id: string): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  const r = await ctd.ctr(['run', '-d', ...args, id]);
+  expect(r.code, r.stderr).toBe(0);
+  await waitFor(async () => (await ctd.ctr(['task', 'ls'])).stdout.split('\n').some((l) => l.startsWith(`${id} `) && l.includes('RUNNING')), { intervalMs: 5, what: `${id} RUNNING` });
+  return ms(t0);
+}
+
+async function remove(id: string): Promise<void> {
+  await ctd.ctr(['task', 'kill', '-s', 'SIGKILL', id]);
+  await waitFor(async () => !(await ctd.ctr(['task', 'ls'])).stdout.split('\n').some((l) => l.startsWith(`${id} `) && l.includes('RUNNING')), { what: `${id} stopped` });
+  await ctd.ctr(['task', 'delete', id]);
+  await ctd.ctr(['container', 'delete', id]);
+}
+
+test('ctr run -d → RUNNING: micrun (micad-sim + qemu) next to runc (busybox)', async () => {
+  const mica: number[] = [];
+  const runc: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    mica.push(await timeToRunning(['--runtime', 'io.containerd.mica.v2', ECHO], `tm-${i}`));
+    await remove(`tm-${i}`);
+    runc.push(await timeToRunning([BUSYBOX], `tr-${i}`));
+    await remove(`tr-${i}`);
+  }
+  results.run_d_to_running_ms = { micrun_median: median(mica), runc_busybox_median: median(runc), runs: 5 };
+  expect(median(mica)).toBeLessThan(10_000);
+});
+
+test('daemon RSS with 1 and with 10 containers', async () => {
+  // One daemon serving 1 then 10 containers: a pod (sandbox + app containers) shares one daemon.
+  const pod = ['--annotation', 'io.kubernetes.cri.sandbox-id=rss-pod'];
+  await ctd.ctr(['run', '-d', '--runtime', 'io.containerd.mica.v2', '--annotation', 'io.kubernetes.cri.container-type=sandbox', ...pod, ECHO, 'rss-pod']);
+  const ids: string[] = [];
+  const add = async (n: number) => {
+    for (let i = ids.length; i < n; i++) {
+      const id = `rss-${i}`;
+      const r = await ctd.ctr(['run', '-d', '--runtime', 'io.containerd.mica.v2', '--annotation', 'io.kubernetes.cri.container-type=container', ...pod, ECHO, id]);
+      expect(r.code, r.stderr).toBe(0);
+      ids.push(id);
+    }
+  };
+  await add(1);
+  const [pid] = daemonsIn(ctd.shimSocketDir);
+  await new Promise((r) => setTimeout(r, 1000));
+  const one = rssKiB(pid!);
+  await add(10);
+  expect(daemonsIn(ctd.shimSocketDir)).toEqual([pid]);
+  await new Promise((r) => setTimeout(r, 1000));
+  const ten = rssKiB(pid!);
+  results.daemon_rss_kib = { one_container: one, ten_containers: ten };
+  for (const id of [...ids, 'rss-pod']) await remove(id);
+  await waitFor(() => !isAlive(pid!), { what: 'pod daemon exit', timeoutMs: 15_000 });
+  expect(ten).toBeLessThan(one + 40 * 1024);
+});
