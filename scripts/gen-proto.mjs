@@ -14,10 +14,14 @@ export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 export const protoDir = path.join(repoRoot, 'protos');
 export const outDir = path.join(repoRoot, 'src/proto');
 
+/** Test-only subsets (the CRI API a test client speaks, the OTLP trace receiver): loaded at test time, never generated. */
+const TEST_ONLY_DIRS = new Set(['cri', 'otlp']);
+
 /** Every .proto under protos/, sorted, relative to protos/ (imports resolve against it). */
 export function listProtos(dir = protoDir, prefix = '') {
   return readdirSync(dir)
     .sort()
+    .filter((name) => prefix !== '' || !TEST_ONLY_DIRS.has(name))
     .flatMap((name) => {
       const full = path.join(dir, name);
       const rel = prefix ? `${prefix}/${name}` : name;

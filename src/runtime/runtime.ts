@@ -116,14 +116,7 @@ export class Runtime {
         createdAt: new Date().toISOString(),
         ...(cls.kind === 'single' ? {} : { sandboxId: cls.sandboxId }),
       };
-      if (cls.kind === 'infra') {
-        // The pod's pause container: nothing to run. Its annotations are the pod's settings.
-        this.extras.set(id, { annotations: spec.annotations });
-        const container = new Container({ ...base, kind: 'infra', instance: '' });
-        await this.deps.store.save(container.toRecord());
-        this.deps.sandbox.add(container);
-        return container;
-      }
+      if (cls.kind === 'infra') return await this.addInfra(base, spec.annotations);
 
       const annotations =
         cls.kind === 'pod' ? inheritAnnotations(this.podAnnotations(cls.sandboxId), spec.annotations) : spec.annotations;
@@ -235,6 +228,7 @@ export class Runtime {
         await this.resume(id);
         break;
       case 'stop':
+        if (container.kind === 'infra') await this.stopPod(container.id); // the pod's containers go first
         if (container.kind === 'app' && this.deps.mica.exists(container.instance)) {
           this.monitor.unwatch(id);
           await this.deps.mica.stop(container.instance);
@@ -270,6 +264,7 @@ export class Runtime {
     if (container.state === 'running' || container.state === 'paused') {
       throw failedPrecondition(`container ${id} is ${container.state}: kill it before deleting it`);
     }
+    if (container.kind === 'infra') await this.removePod(container.id); // nothing of the pod outlives it
     if (container.state === 'created') {
       // Never started: there is no exit to report as an event, but Wait callers must return.
       container.markExited(0, new Date());
@@ -320,6 +315,43 @@ export class Runtime {
     await this.deps.store.save(this.record(container));
   }
 
+  /**
+   * A pod sandbox without a pause container (the Sandbox service's CreateSandbox, containerd 2.x
+   * `sandboxer = "shim"`): registered as the pod's infra container, so Start/Kill/Wait/Delete,
+   * stopping the whole pod and annotation inheritance behave exactly as for a pause container.
+   */
+  async createSandbox(input: { id: string; bundle: string; annotations: Record<string, string> }): Promise<Container> {
+    const { id } = input;
+    if (this.deps.sandbox.has(id) || this.creating.has(id)) throw alreadyExists(`sandbox ${id} already exists in this shim`);
+    parseAnnotations(input.annotations); // a bad pod annotation fails here, not at every container
+    const stdio = { stdin: '', stdout: '', stderr: '', terminal: false };
+    const base = { id, namespace: this.deps.namespace, bundle: input.bundle, pid: this.deps.pid, stdio, createdAt: new Date().toISOString(), sandboxId: id };
+    return this.addInfra(base, input.annotations);
+  }
+
+  /** The containers of pod `sandboxId` apart from its infra container, in creation order. */
+  podMembers(sandboxId: string): Container[] {
+    return this.deps.sandbox.list().filter((c) => c.record.sandboxId === sandboxId && c.id !== sandboxId);
+  }
+
+  /** Stops every running or paused container of the pod with `signal`, each through the one exit path. */
+  async stopPod(sandboxId: string, signal = SIGKILL): Promise<void> {
+    const live = this.podMembers(sandboxId).filter((c) => c.state === 'running' || c.state === 'paused');
+    await Promise.all(
+      live.map((c) =>
+        this.kill(c.id, signal).catch((err: unknown) => this.deps.log.warn({ id: c.id, sandboxId, err: String(err) }, 'stopping pod: kill failed')),
+      ),
+    );
+  }
+
+  /** Stops, then removes every container of the pod but its infra container (micad instance, mount, state). */
+  async removePod(sandboxId: string): Promise<void> {
+    await this.stopPod(sandboxId);
+    for (const c of this.podMembers(sandboxId)) {
+      await this.delete(c.id).catch((err: unknown) => this.deps.log.warn({ id: c.id, sandboxId, err: String(err) }, 'removing pod: delete failed'));
+    }
+  }
+
   /** Stops exit detection (daemon shutdown); containers keep running in micad. */
   close(): void {
     this.monitor.close();
@@ -361,6 +393,15 @@ export class Runtime {
     }
   }
 
+  /** The pod's pause container (or Sandbox-service sandbox): nothing to run; its annotations are the pod's settings. */
+  private async addInfra(base: Omit<ContainerRecord, 'kind' | 'instance' | 'state'>, annotations: Record<string, string>): Promise<Container> {
+    this.extras.set(base.id, { annotations });
+    const container = new Container({ ...base, kind: 'infra', instance: '' });
+    await this.deps.store.save(container.toRecord());
+    this.deps.sandbox.add(container);
+    return container;
+  }
+
   private podAnnotations(sandboxId: string): Record<string, string> {
     return this.extras.get(sandboxId)?.annotations ?? {};
   }
@@ -372,6 +413,8 @@ export class Runtime {
 }
 
 /** micad instance name: the container id (micad takes at most 65 bytes). */
+const SIGKILL = 9;
+
 export function instanceName(id: string): string {
   return id;
 }

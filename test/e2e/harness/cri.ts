@@ -1,0 +1,108 @@
+// A CRI client that plays kubelet against containerd's CRI plugin: gRPC (grpc-js) over
+// containerd's unix socket, messages from our CRI subset (protos/cri/runtime/v1/api.proto) loaded
+// with protobufjs at run time. Replies are plain objects: int64 as number, enums as their names
+// ("CONTAINER_RUNNING"), absent fields as their defaults. A failed call rejects with a CriError
+// carrying the gRPC status code, so tests can assert on Unimplemented, NotFound, …
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import protobuf from 'protobufjs';
+import { repoRoot } from './containerd';
+
+export const CRI_PROTO = path.join(repoRoot, 'protos', 'cri', 'runtime', 'v1', 'api.proto');
+
+export type CriService = 'RuntimeService' | 'ImageService';
+
+/** A CRI call that failed: `code` is the gRPC status (12 = Unimplemented, 5 = NotFound, …). */
+export class CriError extends Error {
+  constructor(
+    readonly method: string,
+    readonly code: grpc.status,
+    readonly details: string,
+  ) {
+    super(`CRI ${method} failed: ${grpc.status[code] ?? code} (${code}): ${details}`);
+    this.name = 'CriError';
+  }
+}
+
+export interface CriCallOptions {
+  /** Deadline of the call (default 60 s: a pod start includes image unpack and firmware boot). */
+  timeoutMs?: number;
+}
+
+// Plain-object replies are checked by the tests that read them, so they are typed loosely.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type CriReply = any;
+
+export interface CriClient {
+  /** runtime.v1.RuntimeService/<method> */
+  runtime(method: string, request: object, opts?: CriCallOptions): Promise<CriReply>;
+  /** runtime.v1.ImageService/<method> */
+  image(method: string, request: object, opts?: CriCallOptions): Promise<CriReply>;
+  close(): void;
+}
+
+let root: protobuf.Root | undefined;
+function loadRoot(): protobuf.Root {
+  if (!root) {
+    root = new protobuf.Root();
+    root.loadSync(CRI_PROTO, { keepCase: true });
+    root.resolveAll();
+  }
+  return root;
+}
+
+/** Connects to containerd's gRPC socket (the CRI plugin serves on the same socket). */
+export function connectCri(socketPath: string): CriClient {
+  const services = loadRoot();
+  const client = new grpc.Client(`unix://${socketPath}`, grpc.credentials.createInsecure());
+
+  const call = (service: CriService, method: string, request: object, opts: CriCallOptions = {}) => {
+    const svc = services.lookupService(`runtime.v1.${service}`);
+    const m = svc.methods[method];
+    if (!m) throw new Error(`${service}.${method} is not in ${CRI_PROTO}`);
+    const reqType = services.lookupType(m.requestType);
+    const resType = services.lookupType(m.responseType);
+    const problem = reqType.verify(request);
+    if (problem) throw new Error(`${service}.${method} request: ${problem}`);
+    return new Promise<CriReply>((resolve, reject) => {
+      client.makeUnaryRequest(
+        `/runtime.v1.${service}/${method}`,
+        (msg: object) => Buffer.from(reqType.encode(reqType.fromObject(msg)).finish()),
+        (bytes: Buffer) => resType.toObject(resType.decode(bytes), { longs: Number, enums: String, defaults: true, bytes: Buffer }),
+        request,
+        new grpc.Metadata(),
+        { deadline: Date.now() + (opts.timeoutMs ?? 60_000) },
+        (err, reply) => {
+          if (err) reject(new CriError(method, err.code, err.details));
+          else resolve(reply);
+        },
+      );
+    });
+  };
+
+  return {
+    runtime: (method, request, opts) => call('RuntimeService', method, request, opts),
+    image: (method, request, opts) => call('ImageService', method, request, opts),
+    close: () => client.close(),
+  };
+}
+
+/** A host-network pod config as kubelet sends it (containerd 1.6 needs an empty hostname then). */
+export function hostNetworkPod(opts: {
+  name: string;
+  uid: string;
+  namespace?: string;
+  logDirectory: string;
+  annotations?: Record<string, string>;
+}): object {
+  return {
+    metadata: { name: opts.name, uid: opts.uid, namespace: opts.namespace ?? 'default', attempt: 0 },
+    hostname: '',
+    log_directory: opts.logDirectory,
+    labels: { app: opts.name },
+    annotations: opts.annotations ?? {},
+    linux: {
+      security_context: { namespace_options: { network: 'NODE', pid: 'CONTAINER', ipc: 'POD' } },
+    },
+  };
+}
