@@ -9,13 +9,13 @@ import { createMicaClient } from '../mica/client';
 import { Sandbox } from '../runtime/sandbox';
 import { Runtime } from '../runtime/runtime';
 import { FileStateStore } from '../runtime/state-store';
+import { enableTracing, tracingEnabled, type Tracing } from '../telemetry';
 import { createShimLogger, type Logger } from '../telemetry/logger';
 import { TtrpcServer } from '../ttrpc';
 import type { ShimArgs } from './args';
 import type { EarlyListener } from './early-listener';
 import { TaskIO } from './io';
 import { EventPublisher } from './publisher';
-import { createSandboxService, SANDBOX_SERVICE } from './sandbox-service';
 import { createTaskService, exitHandler, TASK_SERVICE, type TaskIOHandle } from './task-service';
 
 /** Wires and starts serving on the socket `serve` (serve.ts) already bound and reported ready. */
@@ -32,7 +32,23 @@ export async function runDaemon(args: ShimArgs, early: EarlyListener): Promise<v
     const log = logger;
     adjustOomScore(log);
 
-    const mica = createMicaClient({ socketDir: config.mica.socket_dir, timeoutMs: config.mica.timeout_ms });
+    const server = new TtrpcServer({
+      onError: (err, ctx) => log.error({ err, method: ctx ? `${ctx.service}/${ctx.method}` : undefined }, 'ttrpc call failed'),
+    });
+    let mica = createMicaClient({ socketDir: config.mica.socket_dir, timeoutMs: config.mica.timeout_ms });
+    // Spans only when an OTLP endpoint is configured; otherwise no OpenTelemetry code is loaded.
+    let tracing: Tracing | undefined;
+    if (tracingEnabled(process.env, config)) {
+      tracing = await enableTracing({
+        server,
+        mica,
+        serviceName: 'containerd-shim-mica-v2',
+        attributes: { namespace: args.namespace },
+        logger: log,
+        endpoint: config.telemetry.otlp_endpoint,
+      });
+      mica = tracing.mica; // wrapped client: child spans per micad call
+    }
     const publisher = new EventPublisher({
       ttrpcAddress: process.env.TTRPC_ADDRESS || `${args.address}.ttrpc`,
       namespace: args.namespace,
@@ -56,9 +72,6 @@ export async function runDaemon(args: ShimArgs, early: EarlyListener): Promise<v
       onExit: exitHandler(ios, publisher),
     });
 
-    const server = new TtrpcServer({
-      onError: (err, ctx) => log.error({ err, method: ctx ? `${ctx.service}/${ctx.method}` : undefined }, 'ttrpc call failed'),
-    });
     let stopping = false;
     const stop = async (why: string) => {
       if (stopping) return;
@@ -66,6 +79,7 @@ export async function runDaemon(args: ShimArgs, early: EarlyListener): Promise<v
       log.info({ why, containers: runtime.sandbox.size }, 'shim daemon stopping');
       runtime.close();
       await server.close(2_000).catch(() => {});
+      await tracing?.shutdown();
       await publisher.close().catch(() => {});
       try {
         unlinkSync(args.socket);
@@ -85,10 +99,6 @@ export async function runDaemon(args: ShimArgs, early: EarlyListener): Promise<v
         openIO: (stdio, containerId) => TaskIO.open(stdio, { containerId, namespace: args.namespace, logger: log }),
         requestShutdown: () => void stop('Shutdown: no container left'),
       }),
-    );
-    server.register(
-      SANDBOX_SERVICE,
-      createSandboxService({ runtime, shimPid: process.pid, requestShutdown: () => void stop('ShutdownSandbox: no container left') }),
     );
     await early.handOver((listener) => server.listenHandle(listener));
 
