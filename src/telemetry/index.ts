@@ -62,7 +62,19 @@ export interface Tracing {
   shutdown(): Promise<void>;
 }
 
+/**
+ * Turns tracing on. A bad endpoint (not a URL) does not fail the daemon — by the time this runs,
+ * `start` has told containerd the shim is up — it is logged and the daemon runs untraced.
+ */
 export async function enableTracing(options: EnableTracingOptions): Promise<Tracing> {
   const { startTracing } = await import('./tracing');
-  return startTracing(options);
+  try {
+    return startTracing(options);
+  } catch (err) {
+    options.logger.warn(
+      { err, endpoint: options.endpoint },
+      'tracing disabled: cannot set up the OTLP exporter; check OTEL_EXPORTER_OTLP_ENDPOINT or [telemetry] otlp_endpoint (e.g. http://127.0.0.1:4317)',
+    );
+    return { mica: options.mica, shutdown: async () => {} };
+  }
 }

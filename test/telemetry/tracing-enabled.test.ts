@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { tracingEnabled, type TracingEnv } from '../../src/telemetry';
+import type { MicaClient } from '../../src/mica/types';
+import { enableTracing, tracingEnabled, type TracingEnv } from '../../src/telemetry';
 
 const config = (otlp_endpoint = '') => ({ telemetry: { otlp_endpoint } });
 
@@ -20,5 +21,24 @@ describe('tracingEnabled', () => {
   ];
   it.each(cases)('%s', (_name, env, endpoint, expected) => {
     expect(tracingEnabled(env, config(endpoint))).toBe(expected);
+  });
+});
+
+describe('enableTracing', () => {
+  it('keeps the daemon running untraced when the endpoint is not a URL', async () => {
+    const warnings: string[] = [];
+    const interceptors: unknown[] = [];
+    const mica = { exists: () => true } as unknown as MicaClient;
+    const tracing = await enableTracing({
+      server: { use: (i) => interceptors.push(i) },
+      mica,
+      serviceName: 'test',
+      logger: { info: () => {}, warn: (_o, msg) => warnings.push(msg) },
+      endpoint: 'not a url',
+    });
+    expect(tracing.mica).toBe(mica);
+    expect(interceptors).toHaveLength(0);
+    expect(warnings.join('\n')).toMatch(/tracing disabled: cannot set up the OTLP exporter/);
+    await tracing.shutdown();
   });
 });
