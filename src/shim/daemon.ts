@@ -16,6 +16,7 @@ import type { ShimArgs } from './args';
 import type { EarlyListener } from './early-listener';
 import { TaskIO } from './io';
 import { EventPublisher } from './publisher';
+import { createSandboxService, SANDBOX_SERVICE } from './sandbox-service';
 import { createTaskService, exitHandler, TASK_SERVICE, type TaskIOHandle } from './task-service';
 
 /** Wires and starts serving on the socket `serve` (serve.ts) already bound and reported ready. */
@@ -99,6 +100,10 @@ export async function runDaemon(args: ShimArgs, early: EarlyListener): Promise<v
         openIO: (stdio, containerId) => TaskIO.open(stdio, { containerId, namespace: args.namespace, logger: log }),
         requestShutdown: () => void stop('Shutdown: no container left'),
       }),
+    );
+    server.register(
+      SANDBOX_SERVICE,
+      createSandboxService({ runtime, shimPid: process.pid, requestShutdown: () => void stop('ShutdownSandbox: no container left') }),
     );
     await early.handOver((listener) => server.listenHandle(listener));
 
