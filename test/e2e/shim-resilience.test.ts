@@ -1,13 +1,14 @@
 // The shim under stress and failure, with real containerd 1.6, ctr, micad-sim and qemu:
 // 10 containers at once, containerd restarted under a running container, the shim daemon
 // SIGKILLed, and an image without firmware (Create fails, nothing left behind).
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { distDir, startContainerd, type Containerd } from './harness/containerd';
 import { firmwarePath, startMicadSim, type MicadSim } from './harness/micad-sim';
-import { isAlive, run, waitFor } from './harness/processes';
+import { isAlive, run, stopChild, waitFor } from './harness/processes';
 import { ociArchive } from './shim-images';
 
 const RUNTIME = 'io.containerd.mica.v2';
@@ -125,18 +126,28 @@ describe('shim resilience', () => {
     expect((await ctd.ctr(['run', '-d', '--runtime', RUNTIME, ECHO, id])).code).toBe(0);
     expect(instances()).toEqual([`${id}.socket`]);
     expect(qemuChildren()).toHaveLength(1);
-    const [daemon] = shimDaemons();
-    process.kill(daemon!, 'SIGKILL');
-    await waitFor(async () => (await taskStatus(id)) === 'STOPPED' || (await taskStatus(id)) === undefined, {
-      what: 'containerd noticed the dead shim',
-      timeoutMs: 15_000,
-    });
+    const events = spawn('ctr', ['--address', ctd.address, 'events'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let seen = '';
+    events.stdout!.on('data', (d: Buffer) => (seen += d.toString()));
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const [daemon] = shimDaemons();
+      process.kill(daemon!, 'SIGKILL');
+      // containerd runs `delete`, then publishes the exit itself with what it printed (137).
+      await waitFor(() => /\/tasks\/exit.*"container_id":"victim".*"exit_status":137/.test(seen), {
+        what: 'containerd to report the exit of the dead shim\'s task',
+        timeoutMs: 15_000,
+      });
+    } finally {
+      await stopChild(events);
+    }
     await ctd.ctr(['task', 'delete', id]);
     expect((await ctd.ctr(['container', 'delete', id])).code).toBe(0);
     await waitFor(() => instances().length === 0, { what: 'micad instance removed by `delete`', timeoutMs: 10_000 });
     await waitFor(() => qemuChildren().length === 0, { what: 'QEMU gone', timeoutMs: 10_000 });
-    expect(mountsUnder(ctd.state)).toEqual([]);
-    expect(readdirSync(path.join(stateDir, 'containers'))).not.toContain(id);
+    // `delete` removes the instance first, then unmounts: wait for the whole cleanup.
+    await waitFor(() => mountsUnder(ctd.state).length === 0, { what: 'rootfs unmounted', timeoutMs: 10_000 });
+    await waitFor(() => !readdirSync(path.join(stateDir, 'containers')).includes(id), { what: 'state removed', timeoutMs: 10_000 });
   });
 
   test('an image without firmware: ctr run fails with the lookup error and nothing is left behind', async () => {
@@ -146,7 +157,7 @@ describe('shim resilience', () => {
     expect(r.stderr).toMatch(/firmware\.elf/);
     expect(instances()).toEqual([]);
     await waitFor(() => shimDaemons().length === 0, { what: 'no shim process', timeoutMs: 10_000 });
-    expect(mountsUnder(ctd.state)).toEqual([]);
+    await waitFor(() => mountsUnder(ctd.state).length === 0, { what: 'rootfs unmounted', timeoutMs: 10_000 });
     await ctd.ctr(['container', 'delete', 'nofw-1']);
   });
 });
