@@ -8,10 +8,14 @@
 //   offRssMiB / onRssMiB  resident memory after each
 //   otelModules  @opentelemetry files evaluated (external variant; must be 0 with tracing off)
 // plus the same for @opentelemetry/sdk-node when it is installed (it is not a dependency).
+// Then the whole shim bundle: wall time of `containerd-shim-mica-v2 -v` (node start + parsing the
+// bundle; the `start` one-shot pays the same) built as scripts/build.mjs does — tracing inlined,
+// evaluated lazily but parsed on every run — and with tracing split into its own file that only
+// import('./tracing') reads.
 // Writes bench-results/otel-load.json.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -84,6 +88,7 @@ try {
     });
     results[name] = runMany(writeProbe('probe.cjs', probe), [outfile]);
   }
+  results.shimBundle = await shimBundleCost();
   const sdkNode = path.join(repoRoot, 'node_modules/@opentelemetry/sdk-node');
   results.sdkNode = existsSync(sdkNode) ? runMany(writeProbe('sdk-node.cjs', sdkNodeProbe), []) : 'not installed';
 
@@ -96,6 +101,34 @@ try {
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** `-v` wall time and size of the shim bundle with tracing inlined vs split out. */
+async function shimBundleCost() {
+  const splitTracing = {
+    name: 'split-tracing',
+    setup(b) {
+      b.onResolve({ filter: /^\.\/tracing$/ }, (args) =>
+        args.importer.endsWith(path.join('src', 'telemetry', 'index.ts')) ? { path: './tracing.js', external: true } : undefined,
+      );
+    },
+  };
+  const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', external: ['*.node'], logLevel: 'warning' };
+  const out = {};
+  for (const [name, plugins] of Object.entries({ inlined: [], split: [splitTracing] })) {
+    const outDir = path.join(dir, `shim-${name}`);
+    const shim = path.join(outDir, 'containerd-shim-mica-v2.js');
+    await build({ ...common, entryPoints: [path.join(repoRoot, 'src/shim/main.ts')], outfile: shim, plugins });
+    if (name === 'split') await build({ ...common, entryPoints: [path.join(repoRoot, 'src/telemetry/tracing.ts')], outfile: path.join(outDir, 'tracing.js') });
+    const times = [];
+    for (let i = 0; i < RUNS; i++) {
+      const t0 = process.hrtime.bigint();
+      execFileSync(process.execPath, [shim, '-v'], { encoding: 'utf8' });
+      times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    out[name] = { versionWallMs: round(median(times)), bundleKiB: Math.round(statSync(shim).size / 1024) };
+  }
+  return out;
 }
 
 function writeProbe(name, text) {

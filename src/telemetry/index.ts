@@ -10,7 +10,7 @@
 // OpenTelemetry code: tracing.ts is reached through import(), so a daemon with tracing off —
 // and the `start` one-shot — never evaluate an @opentelemetry module.
 import type { MicaClient } from '../mica/types';
-import type { Interceptor } from '../ttrpc';
+import { toStatus, type Interceptor } from '../ttrpc';
 
 /** Environment variables tracingEnabled reads (the standard OTel SDK ones). */
 export type TracingEnv = Readonly<Record<string, string | undefined>>;
@@ -69,7 +69,7 @@ export interface Tracing {
 export async function enableTracing(options: EnableTracingOptions): Promise<Tracing> {
   const { startTracing } = await import('./tracing');
   try {
-    return startTracing(options);
+    return startTracing({ ...options, statusOf: toStatus });
   } catch (err) {
     options.logger.warn(
       { err, endpoint: options.endpoint },

@@ -35,7 +35,7 @@ import {
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import { Code } from '../errors';
-import { firstValue, toStatus, type Interceptor, type Metadata } from '../ttrpc';
+import type { Interceptor, Metadata, WireStatus } from '../ttrpc';
 import type { EnableTracingOptions, Tracing, TracingLogger } from './index';
 import { leadingStringField } from './request-id';
 import { parseTraceparent } from './trace-context';
@@ -50,6 +50,12 @@ const EXPORT_TIMEOUT_MS = 5_000;
 const SHUTDOWN_TIMEOUT_MS = 3_000;
 
 export interface StartTracingOptions extends EnableTracingOptions {
+  /**
+   * The server's own error → status mapping (ttrpc's toStatus), passed in rather than imported
+   * so that this module shares CodedError's identity with the daemon even if it is ever bundled
+   * apart from it, and carries no ttrpc code of its own.
+   */
+  statusOf: (err: unknown, signal?: AbortSignal) => WireStatus;
   /** Tests: where spans go instead of OTLP/gRPC. */
   exporter?: SpanExporter;
   /** Tests: export each span as it ends instead of batching. */
@@ -81,8 +87,8 @@ export function startTracing(options: StartTracingOptions): Tracing {
   const tracer = provider.getTracer('micrun');
   const scope = new AsyncLocalStorage<CallScope>();
 
-  options.server.use(callInterceptor(tracer, scope, options.attributes ?? {}));
-  const mica = tracedMicaClient(options.mica, childSpanRunner(tracer, scope));
+  options.server.use(callInterceptor(tracer, scope, options.attributes ?? {}, options.statusOf));
+  const mica = tracedMicaClient(options.mica, childSpanRunner(tracer, scope, options.statusOf));
 
   let stopped: Promise<void> | undefined;
   const shutdown = () =>
@@ -97,7 +103,12 @@ export function startTracing(options: StartTracingOptions): Tracing {
 }
 
 /** SERVER span per ttrpc call, named `<service>/<method>`, ended when the call answers. */
-function callInterceptor(tracer: Tracer, scope: AsyncLocalStorage<CallScope>, base: Record<string, string>): Interceptor {
+function callInterceptor(
+  tracer: Tracer,
+  scope: AsyncLocalStorage<CallScope>,
+  base: Record<string, string>,
+  statusOf: StartTracingOptions['statusOf'],
+): Interceptor {
   return (ctx, payload, next) => {
     const parent = remoteParent(ctx.metadata);
     const attributes: Attributes = {
@@ -128,7 +139,7 @@ function callInterceptor(tracer: Tracer, scope: AsyncLocalStorage<CallScope>, ba
       (err: unknown) => {
         call.open = false;
         // The same mapping the server applies to the reply, so the span shows the code sent.
-        const status = toStatus(err, ctx.signal);
+        const status = statusOf(err, ctx.signal);
         span.setAttribute('rpc.grpc.status_code', status.code);
         endWithError(span, err, status.code, status.message);
         throw err;
@@ -138,7 +149,7 @@ function callInterceptor(tracer: Tracer, scope: AsyncLocalStorage<CallScope>, ba
 }
 
 /** CLIENT span under the current call; outside a call (or after it answered) no span at all. */
-function childSpanRunner(tracer: Tracer, scope: AsyncLocalStorage<CallScope>): SpanRunner {
+function childSpanRunner(tracer: Tracer, scope: AsyncLocalStorage<CallScope>, statusOf: StartTracingOptions['statusOf']): SpanRunner {
   return (name, attributes, fn) => {
     const call = scope.getStore();
     if (!call?.open) return fn();
@@ -155,7 +166,7 @@ function childSpanRunner(tracer: Tracer, scope: AsyncLocalStorage<CallScope>): S
         return value;
       },
       (err: unknown) => {
-        const status = toStatus(err);
+        const status = statusOf(err);
         endWithError(span, err, status.code, status.message);
         throw err;
       },
@@ -172,8 +183,8 @@ function endWithError(span: Span, err: unknown, code: Code, message: string): vo
 
 /** The caller's span as a remote parent, or the root context (a new trace) without a valid one. */
 function remoteParent(md: Metadata): Context {
-  const states = md.get('tracestate');
-  const parent = parseTraceparent(firstValue(md, 'traceparent'), states?.join(','));
+  // Keys are lower-cased by the ttrpc server; several tracestate entries join with commas (W3C).
+  const parent = parseTraceparent(md.get('traceparent')?.[0], md.get('tracestate')?.join(','));
   if (!parent) return ROOT_CONTEXT;
   return trace.setSpanContext(ROOT_CONTEXT, {
     traceId: parent.traceId,

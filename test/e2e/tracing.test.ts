@@ -14,7 +14,8 @@ import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../tele
 import { distDir } from './harness/containerd';
 import { isAlive, run, waitFor } from './harness/processes';
 
-const SHIM = path.join(distDir, 'containerd-shim-mica-v2.js');
+/** MICRUN_E2E_SHIM: run against another build of the shim (e.g. one with tracing split out). */
+const SHIM = process.env.MICRUN_E2E_SHIM || path.join(distDir, 'containerd-shim-mica-v2.js');
 const TASK = 'containerd.task.v2.Task';
 const T = containerd.task.v2;
 const work = mkdtempSync(path.join(tmpdir(), 'micrun-tracing-e2e-'));

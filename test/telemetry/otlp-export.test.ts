@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeMica } from '../runtime/fake-mica';
 import { serve, sleep, type Served } from '../ttrpc/helpers';
 import { startTracing } from '../../src/telemetry/tracing';
-import { TtrpcClient } from '../../src/ttrpc';
+import { toStatus, TtrpcClient } from '../../src/ttrpc';
 import type { MicaClient } from '../../src/mica/types';
 import { startOtlpReceiver, type OtlpReceiver } from './otlp-receiver';
 
@@ -28,6 +28,7 @@ beforeAll(async () => {
       attributes: { namespace: 'default' },
       logger: { info: () => {}, warn: () => {} },
       endpoint: receiver.endpoint,
+      statusOf: toStatus,
     });
     mica = tracing.mica;
     shutdown = tracing.shutdown;

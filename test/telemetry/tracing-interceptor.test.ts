@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { notFound } from '../../src/errors';
 import type { MicaClient } from '../../src/mica/types';
 import { startTracing } from '../../src/telemetry/tracing';
-import { Code, TtrpcClient, type TtrpcError } from '../../src/ttrpc';
+import { Code, toStatus, TtrpcClient, type TtrpcError } from '../../src/ttrpc';
 import { FakeMica } from '../runtime/fake-mica';
 import { serve, sleep, type Served } from '../ttrpc/helpers';
 
@@ -39,6 +39,7 @@ describe('tracing interceptor', () => {
         logger: silent,
         exporter,
         batch: false,
+        statusOf: toStatus,
       });
       mica = tracing.mica;
       shutdown = tracing.shutdown;
@@ -152,7 +153,7 @@ describe('tracing interceptor', () => {
   });
 
   it('leaves micad calls outside any ttrpc call untraced', async () => {
-    const { mica } = startTracing({ server: { use: () => {} }, mica: fake, serviceName: 's', logger: silent, exporter, batch: false });
+    const { mica } = startTracing({ server: { use: () => {} }, mica: fake, serviceName: 's', logger: silent, exporter, batch: false, statusOf: toStatus });
     await mica.create({ name: 'x', firmwarePath: '/fw.elf' });
     expect(fake.calls).toContain('create x');
     expect(spans()).toHaveLength(0);
