@@ -10,7 +10,9 @@
 // OpenTelemetry code: tracing.ts is reached through import(), so a daemon with tracing off —
 // and the `start` one-shot — never evaluate an @opentelemetry module.
 import type { MicaClient } from '../mica/types';
-import { toStatus, type Interceptor } from '../ttrpc';
+import type { Interceptor } from '../ttrpc';
+// status.ts alone (not the ttrpc index): the error mapping without the server, client and protos.
+import { toStatus } from '../ttrpc/status';
 
 /** Environment variables tracingEnabled reads (the standard OTel SDK ones). */
 export type TracingEnv = Readonly<Record<string, string | undefined>>;
