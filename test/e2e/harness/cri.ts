@@ -62,14 +62,13 @@ export function connectCri(socketPath: string): CriClient {
     if (!m) throw new Error(`${service}.${method} is not in ${CRI_PROTO}`);
     const reqType = services.lookupType(m.requestType);
     const resType = services.lookupType(m.responseType);
-    const problem = reqType.verify(request);
-    if (problem) throw new Error(`${service}.${method} request: ${problem}`);
+    const message = reqType.fromObject(request); // enum names ("NODE") become numbers here
     return new Promise<CriReply>((resolve, reject) => {
       client.makeUnaryRequest(
         `/runtime.v1.${service}/${method}`,
-        (msg: object) => Buffer.from(reqType.encode(reqType.fromObject(msg)).finish()),
+        (msg: protobuf.Message) => Buffer.from(reqType.encode(msg).finish()),
         (bytes: Buffer) => resType.toObject(resType.decode(bytes), { longs: Number, enums: String, defaults: true, bytes: Buffer }),
-        request,
+        message,
         new grpc.Metadata(),
         { deadline: Date.now() + (opts.timeoutMs ?? 60_000) },
         (err, reply) => {

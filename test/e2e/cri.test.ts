@@ -1,0 +1,324 @@
+// Kubernetes without a kubelet: a private containerd 1.6 with its CRI plugin and a `micrun`
+// runtime handler, driven over CRI gRPC by our client (harness/cri.ts) exactly as kubelet drives
+// a pod: RunPodSandbox (host network), CreateContainer ×2 with `micrun image build` images and no
+// command, StartContainer, ContainerStatus, the CRI log file, ExecSync, UpdateContainerResources,
+// StopContainer, RemoveContainer, StopPodSandbox, RemovePodSandbox — with micad-sim running the
+// firmware in qemu-system-arm. Afterwards nothing may be left: no shim daemon, micad instance,
+// QEMU, mount or socket. Also measures pod start time and the daemon's RSS (1 and 5 containers).
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { createMicaClient } from '../../src/mica/client';
+import type { MicaClient } from '../../src/mica/types';
+import { connectCri, CriError, hostNetworkPod, type CriClient } from './harness/cri';
+import { distDir, repoRoot, startContainerd, type Containerd } from './harness/containerd';
+import { firmwarePath, startMicadSim, type MicadSim } from './harness/micad-sim';
+import { isAlive, run, waitFor } from './harness/processes';
+
+const NS = 'k8s.io';
+const PAUSE = 'registry.k8s.io/pause:micrun-e2e';
+const ECHO = 'docker.io/micrun-test/echo:cri';
+const BANNER = 'micrun echo firmware ready';
+const MiB = 1024 * 1024;
+const GRPC_UNIMPLEMENTED = 12;
+
+const work = mkdtempSync(path.join(tmpdir(), 'micrun-cri-'));
+const stateDir = path.join(work, 'state');
+const logRoot = path.join(work, 'pods');
+let sim: MicadSim;
+let ctd: Containerd;
+let cri: CriClient;
+let mica: MicaClient;
+const results: Record<string, unknown> = {};
+
+function criConfig(): string {
+  const cniConf = path.join(work, 'cni', 'net.d');
+  const cniBin = path.join(work, 'cni', 'bin');
+  mkdirSync(cniConf, { recursive: true });
+  mkdirSync(cniBin, { recursive: true });
+  const cri = '[plugins."io.containerd.grpc.v1.cri"]';
+  return [
+    cri,
+    `  sandbox_image = "${PAUSE}"`,
+    '  restrict_oom_score_adj = true',
+    `${cri.slice(0, -1)}.cni]`,
+    `  bin_dir = "${cniBin}"`,
+    `  conf_dir = "${cniConf}"`,
+    // Defining any runtime replaces CRI's built-in table, so the default (runc) is listed too.
+    `${cri.slice(0, -1)}.containerd.runtimes.runc]`,
+    '  runtime_type = "io.containerd.runc.v2"',
+    `${cri.slice(0, -1)}.containerd.runtimes.micrun]`,
+    '  runtime_type = "io.containerd.mica.v2"',
+    '  pod_annotations = ["org.openeuler.micrun.*"]',
+    '  container_annotations = ["org.openeuler.micrun.*"]',
+  ].join('\n');
+}
+
+async function buildAndImport(firmware: string, name: string): Promise<void> {
+  const archive = path.join(work, `${name.replace(/[^a-z0-9]/gi, '_')}.tar`);
+  const built = await run(process.execPath, [path.join(distDir, 'micrun.js'), 'image', 'build', '--firmware', firmware, '--name', name, '-o', archive]);
+  expect(built.code, built.stderr).toBe(0);
+  const imported = await ctd.ctr(['image', 'import', archive], { namespace: NS });
+  expect(imported.code, imported.stderr).toBe(0);
+}
+
+beforeAll(async () => {
+  sim = await startMicadSim();
+  ctd = await startContainerd({
+    cri: true,
+    extraConfig: criConfig(),
+    env: { MICRUN_MICA_SOCKET_DIR: sim.socketDir, MICRUN_STATE_DIR: stateDir },
+  });
+  // The pause image is never started by micrun: any ELF makes a valid image of it.
+  await buildAndImport('/usr/bin/busybox', PAUSE);
+  await buildAndImport(firmwarePath('echo'), ECHO);
+  cri = connectCri(ctd.address);
+  mica = createMicaClient({ socketDir: sim.socketDir, timeoutMs: 5_000 });
+  // CRI learns about imported images from containerd's image events: wait until it sees both.
+  await waitFor(
+    async () => {
+      for (const image of [PAUSE, ECHO]) if (!(await cri.image('ImageStatus', { image: { image } })).image) return false;
+      return true;
+    },
+    { what: 'CRI to know the imported images', timeoutMs: 20_000, intervalMs: 200 },
+  );
+}, 120_000);
+
+afterAll(async () => {
+  cri?.close();
+  await ctd?.destroy();
+  await sim?.stop();
+  rmSync(work, { recursive: true, force: true });
+  if (Object.keys(results).length > 0) {
+    mkdirSync(path.join(repoRoot, 'bench-results'), { recursive: true });
+    writeFileSync(path.join(repoRoot, 'bench-results', 'pods.json'), JSON.stringify(results, null, 2));
+    console.log('pod measurements', results);
+  }
+}, 60_000);
+
+// ---------------------------------------------------------------------------------------------
+// What is left on the machine
+
+/** micad-sim's instances (their per-instance sockets). */
+const instances = () => readdirSync(sim.socketDir).filter((f) => f.endsWith('.socket') && f !== 'mica-create.socket');
+
+/** PIDs of shim daemons serving this containerd. */
+function shimDaemons(): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (cmd.includes('serve') && cmd.some((a) => a.startsWith(ctd.shimSocketDir))) pids.push(Number(entry));
+    } catch {
+      // exited while we looked
+    }
+  }
+  return pids;
+}
+
+/** QEMU processes micad-sim started (its children). */
+function qemuChildren(): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const status = readFileSync(`/proc/${entry}/status`, 'utf8');
+      if (new RegExp(`^PPid:\\s+${sim.pid}$`, 'm').test(status) && /^Name:\s+qemu/m.test(status)) pids.push(Number(entry));
+    } catch {
+      // exited while we looked
+    }
+  }
+  return pids;
+}
+
+const mountsUnder = (dir: string) => readFileSync('/proc/self/mounts', 'utf8').split('\n').filter((l) => l.split(' ')[1]?.startsWith(dir));
+const shimSockets = () => {
+  try {
+    return readdirSync(ctd.shimSocketDir);
+  } catch {
+    return [];
+  }
+};
+const rssKiB = (pid: number) => Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+
+async function expectNothingLeft(): Promise<void> {
+  await waitFor(() => shimDaemons().length === 0, { what: 'no shim daemon', timeoutMs: 15_000 });
+  expect(instances()).toEqual([]);
+  expect(qemuChildren()).toEqual([]);
+  expect(shimSockets()).toEqual([]);
+  expect(mountsUnder(ctd.dir)).toEqual([]);
+  const containers = path.join(stateDir, 'containers');
+  expect(readdirSync(containers, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name)).toEqual([]);
+}
+
+/** micad-sim's `info` (raw: MicaClient.info drops the recorded `set` values we check here). */
+function simInfo(instance: string): Promise<{ state: string; resources: Record<string, string | number> }> {
+  return new Promise((resolve, reject) => {
+    const sock = net.createConnection(path.join(sim.socketDir, `${instance}.socket`));
+    let text = '';
+    sock.on('connect', () => sock.write(Buffer.concat([Buffer.from('info'), Buffer.alloc(28)])));
+    sock.on('data', (d) => {
+      text += d.toString();
+      if (text.includes('MICA-SUCCESS')) {
+        sock.destroy();
+        resolve(JSON.parse(text.slice(0, text.indexOf('MICA-SUCCESS'))));
+      } else if (text.includes('MICA-FAILED')) {
+        sock.destroy();
+        reject(new Error(`info ${instance}: ${text}`));
+      }
+    });
+    sock.on('error', reject);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// kubelet's steps
+
+interface Pod {
+  id: string;
+  config: object;
+  logDir: string;
+}
+
+async function runPod(name: string, annotations: Record<string, string> = {}): Promise<Pod> {
+  const logDir = path.join(logRoot, name);
+  mkdirSync(logDir, { recursive: true });
+  const config = hostNetworkPod({ name, uid: `uid-${name}`, logDirectory: logDir, annotations });
+  const res = await cri.runtime('RunPodSandbox', { config, runtime_handler: 'micrun' });
+  expect(res.pod_sandbox_id).toMatch(/^[0-9a-f]{64}$/);
+  return { id: res.pod_sandbox_id, config, logDir };
+}
+
+async function createContainer(pod: Pod, name: string, linux: object = {}, annotations: Record<string, string> = {}): Promise<string> {
+  const res = await cri.runtime('CreateContainer', {
+    pod_sandbox_id: pod.id,
+    config: {
+      metadata: { name, attempt: 0 },
+      image: { image: ECHO },
+      // No command and no args: the image's Entrypoint ["/firmware.elf"] is enough.
+      log_path: `${name}/0.log`,
+      annotations,
+      linux: { resources: linux },
+    },
+    sandbox_config: pod.config,
+  });
+  expect(res.container_id).toMatch(/^[0-9a-f]{64}$/);
+  return res.container_id;
+}
+
+const containerStatus = async (id: string) => (await cri.runtime('ContainerStatus', { container_id: id })).status;
+
+async function criFailure(p: Promise<unknown>): Promise<CriError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof CriError) return err;
+    throw err;
+  }
+  throw new Error('expected the CRI call to fail');
+}
+
+describe('CRI (containerd 1.6) → micrun pod → micad-sim', () => {
+  test('a pod of two RTOS containers, end to end, leaves nothing behind', async () => {
+    const t0 = performance.now();
+    const pod = await runPod('rtos-pod', { 'org.openeuler.micrun.container.min_memory_mb': '40' });
+    const tSandbox = performance.now();
+    const a = await createContainer(pod, 'fw-a', { cpuset_cpus: '0' });
+    const b = await createContainer(pod, 'fw-b');
+    await cri.runtime('StartContainer', { container_id: a });
+    await cri.runtime('StartContainer', { container_id: b });
+    for (const id of [a, b]) expect((await containerStatus(id)).state).toBe('CONTAINER_RUNNING');
+    results.podStartMs_2containers = Math.round(performance.now() - t0);
+    results.runPodSandboxMs = Math.round(tSandbox - t0);
+
+    // One daemon serves the pause container and both containers.
+    const daemons = shimDaemons();
+    expect(daemons).toHaveLength(1);
+    const daemon = daemons[0]!;
+    expect(instances().sort()).toEqual([a, b].map((id) => `${id}.socket`).sort());
+    expect(qemuChildren()).toHaveLength(2);
+
+    // containerd passed the pod annotation to the runtime (pod_annotations in the config).
+    const sandboxSpec = JSON.parse(readFileSync(path.join(ctd.state, 'io.containerd.runtime.v2.task', NS, pod.id, 'config.json'), 'utf8'));
+    expect(sandboxSpec.annotations['org.openeuler.micrun.container.min_memory_mb']).toBe('40');
+    expect(sandboxSpec.annotations['io.kubernetes.cri.container-type']).toBe('sandbox');
+
+    // The sandbox is READY and its status carries the shim's pid.
+    const sandbox = await cri.runtime('PodSandboxStatus', { pod_sandbox_id: pod.id, verbose: true });
+    expect(sandbox.status.state).toBe('SANDBOX_READY');
+    expect(JSON.parse(sandbox.info.info).pid).toBe(daemon);
+
+    // The CRI log file holds the console output.
+    const logFile = path.join(pod.logDir, 'fw-a', '0.log');
+    await waitFor(() => { try { return readFileSync(logFile, 'utf8').includes(BANNER); } catch { return false; } }, { what: `${BANNER} in ${logFile}`, timeoutMs: 20_000 });
+    expect(readFileSync(logFile, 'utf8')).toMatch(new RegExp(`^\\S+ stdout [PF] .*${BANNER}`, 'm'));
+
+    // ExecSync: an RTOS has no processes; the error says so with the gRPC code kubelet understands.
+    const exec = await criFailure(cri.runtime('ExecSync', { container_id: a, cmd: ['/bin/sh', '-c', 'true'], timeout: 5 }));
+    expect(exec.code).toBe(GRPC_UNIMPLEMENTED);
+    expect(exec.details).toMatch(/exec is not supported for micrun/);
+
+    // Resources: the cpuset of CreateContainer reached micad's create message; an update reaches `set`.
+    expect((await mica.status(a)).cpus).toBe('0');
+    await cri.runtime('UpdateContainerResources', { container_id: a, linux: { cpuset_cpus: '1', memory_limit_in_bytes: 64 * MiB } });
+    expect((await mica.status(a)).cpus).toBe('1');
+    expect((await simInfo(a)).resources).toMatchObject({ cpu: '1', memory: 64, maxmemory: 64 });
+    expect((await simInfo(b)).resources).toEqual({});
+
+    // Stopping and removing one container leaves the other and the daemon running.
+    await cri.runtime('StopContainer', { container_id: a, timeout: 10 });
+    const stopped = await containerStatus(a);
+    expect(stopped.state).toBe('CONTAINER_EXITED');
+    expect(stopped.exit_code).toBe(143); // SIGTERM
+    await cri.runtime('RemoveContainer', { container_id: a });
+    await waitFor(() => !instances().includes(`${a}.socket`), { what: `instance ${a} removed`, timeoutMs: 10_000 });
+    expect((await containerStatus(b)).state).toBe('CONTAINER_RUNNING');
+    expect(shimDaemons()).toEqual([daemon]);
+    expect((await mica.status(b)).state).toBe('Running');
+
+    // Stop and remove the pod: the remaining container goes with it, then the daemon.
+    await cri.runtime('StopPodSandbox', { pod_sandbox_id: pod.id });
+    expect((await cri.runtime('PodSandboxStatus', { pod_sandbox_id: pod.id })).status.state).toBe('SANDBOX_NOTREADY');
+    expect((await containerStatus(b)).state).toBe('CONTAINER_EXITED');
+    await cri.runtime('RemovePodSandbox', { pod_sandbox_id: pod.id });
+    expect((await cri.runtime('ListPodSandbox', {})).items).toEqual([]);
+    expect((await cri.runtime('ListContainers', {})).containers).toEqual([]);
+    await waitFor(() => !isAlive(daemon), { what: `shim daemon ${daemon} to exit after the last container`, timeoutMs: 10_000 });
+    await expectNothingLeft();
+  }, 180_000);
+
+  test('pod start time and daemon RSS with 1 and 5 containers', async () => {
+    const pod = await runPod('rss-pod');
+    const t0 = performance.now();
+    const first = await createContainer(pod, 'fw-0');
+    await cri.runtime('StartContainer', { container_id: first });
+    expect((await containerStatus(first)).state).toBe('CONTAINER_RUNNING');
+    results.addOneContainerMs = Math.round(performance.now() - t0);
+    const [daemon] = shimDaemons();
+    expect(daemon).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, 500)); // let the first console settle
+    results.daemonRssKiB_1container = rssKiB(daemon!);
+
+    const more: string[] = [];
+    for (let i = 1; i < 5; i++) {
+      const id = await createContainer(pod, `fw-${i}`);
+      await cri.runtime('StartContainer', { container_id: id });
+      more.push(id);
+    }
+    for (const id of more) expect((await containerStatus(id)).state).toBe('CONTAINER_RUNNING');
+    expect(shimDaemons()).toEqual([daemon]);
+    expect(instances()).toHaveLength(5);
+    await new Promise((r) => setTimeout(r, 500));
+    results.daemonRssKiB_5containers = rssKiB(daemon!);
+    expect(results.daemonRssKiB_5containers as number).toBeLessThan(200 * 1024);
+
+    // StopPodSandbox alone (no StopContainer first) stops all five.
+    await cri.runtime('StopPodSandbox', { pod_sandbox_id: pod.id });
+    for (const id of [first, ...more]) expect((await containerStatus(id)).state).toBe('CONTAINER_EXITED');
+    await cri.runtime('RemovePodSandbox', { pod_sandbox_id: pod.id });
+    await expectNothingLeft();
+  }, 240_000);
+});
