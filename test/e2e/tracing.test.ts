@@ -4,7 +4,7 @@
 // "Loads no OpenTelemetry" is observed from outside the bundle: the OTLP exporter runs on
 // @grpc/grpc-js, which loads node:http2, and nothing else in the daemon does. A preloaded probe
 // (NODE_OPTIONS=--require) records, when the daemon exits, whether http2 was ever loaded.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -12,6 +12,7 @@ import { containerd } from '../../src/proto';
 import { Code, TtrpcClient, type TtrpcError } from '../../src/ttrpc';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../telemetry/otlp-receiver';
 import { distDir } from './harness/containerd';
+import { firmwarePath, startMicadSim } from './harness/micad-sim';
 import { isAlive, run, waitFor } from './harness/processes';
 
 /** MICRUN_E2E_SHIM: run against another build of the shim (e.g. one with tracing split out). */
@@ -45,10 +46,11 @@ interface Shim {
 }
 
 /** `start` one-shot exactly as containerd runs it, then a ttrpc connection to the printed address. */
-async function startShim(id: string, env: Record<string, string>): Promise<Shim> {
+async function startShim(id: string, env: Record<string, string>, firmware?: string): Promise<Shim & { bundle: string }> {
   const dir = path.join(work, id);
   const bundle = path.join(dir, 'bundle');
-  mkdirSync(bundle, { recursive: true });
+  mkdirSync(path.join(bundle, 'rootfs'), { recursive: true });
+  if (firmware) copyFileSync(firmware, path.join(bundle, 'rootfs', 'firmware.elf'));
   writeFileSync(path.join(bundle, 'config.json'), JSON.stringify({ ociVersion: '1.0.2', process: { args: ['/firmware.elf'] }, root: { path: 'rootfs' } }));
   writeFileSync(path.join(dir, 'config.toml'), '');
   const started = await run(process.execPath, [SHIM, '-namespace', 'default', '-address', path.join(dir, 'containerd.sock'), '-id', id, 'start'], {
@@ -70,7 +72,7 @@ async function startShim(id: string, env: Record<string, string>): Promise<Shim>
   const client = await TtrpcClient.connect(started.stdout.replace(/^unix:\/\//, ''));
   const reply = T.ConnectResponse.decode(await client.call(TASK, 'Connect', T.ConnectRequest.encode({ id }).finish(), { timeoutMs: 5_000 }));
   expect(reply.shimPid).toBeGreaterThan(0);
-  return { client, pid: reply.shimPid };
+  return { client, pid: reply.shimPid, bundle };
 }
 
 /** Shutdown with no container left stops the daemon; wait until its PID is gone. */
@@ -161,5 +163,34 @@ describe('tracing in the built shim', () => {
     await shutdownShim(shim, id);
     expect(http2Loaded(shim.pid)).toBe(false);
     expect(receiver.spans.some((s) => s.attributes['container.id'] === id)).toBe(false);
+  });
+
+  test('micad requests made by a call are its CLIENT children (micad-sim)', async () => {
+    const sim = await startMicadSim();
+    const trace = 'c0ffee00c0ffee00c0ffee00c0ffee00';
+    const parent = '0123456789abcdef';
+    const traceparent = `00-${trace}-${parent}-01`;
+    const id = 'traced-fw';
+    const shim = await startShim(id, { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, MICRUN_MICA_SOCKET_DIR: sim.socketDir }, firmwarePath('echo'));
+    try {
+      await shim.client.call(TASK, 'Create', T.CreateTaskRequest.encode({ id, bundle: shim.bundle }).finish(), {
+        metadata: { traceparent },
+        timeoutMs: 30_000,
+      });
+      await shim.client.call(TASK, 'Delete', T.DeleteRequest.encode({ id }).finish(), { metadata: { traceparent }, timeoutMs: 30_000 });
+    } finally {
+      await shutdownShim(shim, id).finally(() => sim.stop());
+    }
+    const span = (name: string) => {
+      const found = receiver.spans.find((s) => s.name === name && s.traceId === trace);
+      if (!found) throw new Error(`no ${name} span in trace ${trace}; got ${receiver.spans.filter((s) => s.traceId === trace).map((s) => s.name).join(', ')}`);
+      return found;
+    };
+    const create = span(`${TASK}/Create`);
+    const del = span(`${TASK}/Delete`);
+    expect([create.parentSpanId, del.parentSpanId]).toEqual([parent, parent]);
+    expect(span('micad create')).toMatchObject({ kind: 3, parentSpanId: create.spanId, statusCode: 0 });
+    expect(span('micad create').attributes['mica.instance']).toEqual(expect.stringContaining(id));
+    expect(span('micad rm').parentSpanId).toBe(del.spanId);
   });
 });
