@@ -6,11 +6,11 @@
 // Knows nothing of ttrpc, protobuf, events or stdio: the shim passes plain values in and gets
 // the Container back; it learns about exits through the onExit hook.
 import path from 'node:path';
-import { alreadyExists, Code, failedPrecondition, isCodedError, notFound } from '../errors';
+import { alreadyExists, Code, failedPrecondition, invalidArgument, isCodedError, notFound } from '../errors';
 import type { CreateParams, MicaClient } from '../mica/types';
 import { classifyContainer, inheritAnnotations, parseAnnotations, readEnvHints } from '../oci/annotations';
 import { findFirmware, stageFirmware } from '../oci/firmware';
-import { pedestalOnWire } from '../oci/pedestals';
+import { isPedestal, pedestalOnWire, type Pedestal } from '../oci/pedestals';
 import { planCreateResources, planUpdate, type GuestResources, type ResourceDefaults } from '../oci/resources';
 import { mountRootfs, unmountRootfs } from '../oci/rootfs';
 import { loadSpec, parseLinuxResources } from '../oci/spec';
@@ -154,7 +154,7 @@ export class Runtime {
         const params: CreateParams = {
           name: instanceName(id),
           firmwarePath: firmware,
-          pedestal: pedestalOnWire(ann.pedestal ?? (hints.pedestal as never) ?? (this.deps.pedestal as never)),
+          pedestal: pedestalOnWire(choosePedestal(ann.pedestal, hints.pedestal, this.deps.pedestal)),
           ...(ann.pedestalConfig ? { pedestalConfig: ann.pedestalConfig } : {}),
           ...(ann.debug ? { debug: true } : {}),
           ...resources,
@@ -412,9 +412,22 @@ export class Runtime {
   }
 }
 
-/** micad instance name: the container id (micad takes at most 65 bytes). */
+/**
+ * The pedestal: the annotation wins, then the image's MICRUN_PEDESTAL hint, then the config. An
+ * unknown hint is an error rather than a silent fall-back to bare metal.
+ */
+function choosePedestal(annotation: Pedestal | undefined, hint: string | undefined, configured: string | undefined): Pedestal | '' {
+  if (annotation) return annotation;
+  if (hint !== undefined && hint !== '') {
+    if (!isPedestal(hint)) throw invalidArgument(`image env MICRUN_PEDESTAL=${JSON.stringify(hint)} is not a pedestal micad knows`);
+    return hint;
+  }
+  return configured && isPedestal(configured) ? configured : '';
+}
+
 const SIGKILL = 9;
 
+/** micad instance name: the container id (micad takes at most 65 bytes). */
 export function instanceName(id: string): string {
   return id;
 }
