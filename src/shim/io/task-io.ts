@@ -80,6 +80,8 @@ export class TaskIO {
     private readonly ctx: TaskIOContext,
     private readonly options: TaskIOOptions,
     private stdin: Readable | undefined,
+    /** The stdin fifo's path, reopened when its writer goes away without CloseIO. */
+    private readonly stdinPath: string | undefined,
     private readonly stdout: Writable | undefined,
     private readonly stderr: Writable | undefined,
     private readonly loggers: LoggerSupervisor[],
@@ -113,8 +115,9 @@ export class TaskIO {
       // stdout == stderr for file:// and binary://: one file, one logger (fd 4 for stderr).
       const shared = stdio.stderr === stdio.stdout && targets.stderr.kind !== 'fifo' ? stdout : undefined;
       const stderr = await openOutput('stderr', targets.stderr, shared);
-      const stdin = targets.stdin.kind === 'fifo' ? await openFifoReader(targets.stdin.path, 'stdin fifo') : undefined;
-      const io = new TaskIO(ctx, opts, stdin, stdout?.stdout, shared ? shared.stderr : stderr?.stdout, loggers);
+      const stdinPath = targets.stdin.kind === 'fifo' ? targets.stdin.path : undefined;
+      const stdin = stdinPath ? await openFifoReader(stdinPath, 'stdin fifo') : undefined;
+      const io = new TaskIO(ctx, opts, stdin, stdinPath, stdout?.stdout, shared ? shared.stderr : stderr?.stdout, loggers);
       ctx.logger.debug({ ...stdio }, 'task io opened');
       return io;
     } catch (err) {
@@ -218,6 +221,15 @@ export class TaskIO {
       },
       onEnd: (reason, err) => {
         this.inputPump = undefined;
+        if (reason === 'eof' && !this.stdinCloseRequested) {
+          // The writer went away without CloseIO: a killed `ctr run -t`, a `ctr run -d` that
+          // exited. `ctr task attach` reopens the same fifo later, so wait for the next writer
+          // on a fresh read side instead of closing stdin for good.
+          this.ctx.logger.info('stdin writer went away; waiting for the next client (ctr task attach)');
+          this.closeStdinStream();
+          void this.reopenStdin(port);
+          return;
+        }
         if (reason === 'eof') {
           this.ctx.logger.info('stdin closed by the client; console input stops, the task keeps running');
         } else if (reason === 'error') {
@@ -230,6 +242,24 @@ export class TaskIO {
       },
     });
     if (this.stdinCloseRequested) this.armStdinQuietTimer();
+  }
+
+  private async reopenStdin(port: ConsolePort): Promise<void> {
+    let stdin: Readable;
+    try {
+      stdin = await openFifoReader(this.stdinPath!, 'stdin fifo');
+    } catch (err) {
+      this.ctx.logger.warn({ err: (err as Error).message }, 'cannot reopen the stdin fifo; console input stops');
+      return;
+    }
+    if (this.closing || this.stdinCloseRequested || this.stdin) {
+      stdin.destroy();
+      return;
+    }
+    stdin.on('error', (err) => this.ctx.logger.debug({ err }, 'stdin fifo error'));
+    this.stdin = stdin;
+    // The console may have hung up meanwhile: then the next attach() starts stdin.
+    if (this.console === port && this.outputPump) this.startStdin(port);
   }
 
   private armStdinQuietTimer(): void {
