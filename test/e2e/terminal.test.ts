@@ -1,0 +1,170 @@
+// Terminal mode through a real pty: `ctr run -t` and `ctr task attach` run inside util-linux
+// `script`, which gives ctr a pty as its controlling terminal exactly as an interactive shell
+// would. ctr puts that pty in raw mode, sends ResizePty with its size (and again on SIGWINCH),
+// and copies keystrokes into the stdin fifo; the shim must pass them to the RTOS console
+// untouched (Ctrl-C included), apply sizes to the console pty, and keep the task running when
+// the client goes away.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, constants, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { createMicaClient } from '../../src/mica/client';
+import { getWindowSize } from '../../src/mica/pty';
+import { distDir, startContainerd, type Containerd } from './harness/containerd';
+import { firmwarePath, startMicadSim, type MicadSim } from './harness/micad-sim';
+import { isAlive, run, stopChild, waitFor } from './harness/processes';
+
+const RUNTIME = 'io.containerd.mica.v2';
+const ECHO = 'docker.io/micrun-test/echo:tty';
+const work = mkdtempSync(path.join(tmpdir(), 'micrun-tty-e2e-'));
+const fifoDir = path.join(work, 'fifo');
+let sim: MicadSim;
+let ctd: Containerd;
+const started: ChildProcess[] = [];
+
+beforeAll(async () => {
+  sim = await startMicadSim();
+  ctd = await startContainerd({ env: { MICRUN_MICA_SOCKET_DIR: sim.socketDir, MICRUN_STATE_DIR: path.join(work, 'state') } });
+  const archive = path.join(work, 'echo.tar');
+  const built = await run(process.execPath, [path.join(distDir, 'micrun.js'), 'image', 'build', '--firmware', firmwarePath('echo'), '--name', ECHO, '-o', archive]);
+  expect(built.code, built.stderr).toBe(0);
+  const imported = await ctd.ctr(['image', 'import', archive]);
+  expect(imported.code, imported.stderr).toBe(0);
+});
+
+afterAll(async () => {
+  for (const child of started) await stopChild(child, 2_000);
+  await ctd?.destroy();
+  await sim?.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+/** A command running on the slave of a fresh pty (`script`), fed and read through the master. */
+interface PtySession {
+  child: ChildProcess;
+  output(): string;
+  type(bytes: string): void;
+  waitFor(text: string, timeoutMs?: number): Promise<void>;
+  exited: Promise<number | null>;
+}
+
+function inPty(shellCommand: string): PtySession {
+  // -q quiet, -f flush, -e child's exit code, -c command; typescript to /dev/null.
+  const child = spawn('script', ['-qfec', shellCommand, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  started.push(child);
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString('latin1')));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString('latin1')));
+  child.stdin!.on('error', () => {});
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    child,
+    output: () => out,
+    type: (bytes) => void child.stdin!.write(Buffer.from(bytes, 'latin1')),
+    waitFor: (text, timeoutMs = 20_000) =>
+      waitFor(() => out.includes(text), { timeoutMs, what: JSON.stringify(text) }).then(
+        () => undefined,
+        (err: Error) => {
+          throw new Error(`${err.message}; pty output so far: ${JSON.stringify(out)}`);
+        },
+      ),
+    exited,
+  };
+}
+
+const ctrCommand = (args: string) => `ctr --address ${ctd.address} --namespace default ${args}`;
+
+/** The ctr process under `script` (script → sh → exec ctr). */
+function ctrUnder(scriptPid: number): number | undefined {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === scriptPid && readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'ctr') return Number(entry);
+    } catch {
+      // exited while we looked
+    }
+  }
+  return undefined;
+}
+
+/** The size of the RTOS console pty as micad-sim announces it for instance `id`. */
+async function consoleSize(id: string): Promise<{ cols: number; rows: number }> {
+  const mica = createMicaClient({ socketDir: sim.socketDir });
+  const { console: consolePath } = await mica.status(id);
+  expect(consolePath, 'micad-sim announces a console').toBeTruthy();
+  const fd = openSync(consolePath!, constants.O_RDWR | constants.O_NOCTTY | constants.O_NONBLOCK);
+  try {
+    return getWindowSize(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function taskStatus(id: string): Promise<string | undefined> {
+  const ls = await ctd.ctr(['task', 'ls']);
+  return ls.stdout.split('\n').find((l) => l.split(/\s+/)[0] === id)?.trim().split(/\s+/)[2];
+}
+
+describe('ctr run -t / ctr task attach through a real pty', () => {
+  const id = 'tty-1';
+
+  test('raw console both ways, size and resize reach the console pty, Ctrl-C is a byte for the firmware', async () => {
+    const session = inPty(`stty cols 100 rows 40 && exec ${ctrCommand(`run -t --fifo-dir ${fifoDir} --runtime ${RUNTIME} ${ECHO} ${id}`)}`);
+    await session.waitFor('micrun echo firmware ready');
+    // ctr sent ResizePty with its terminal's size right after Start.
+    await waitFor(async () => (await consoleSize(id)).cols === 100, { what: 'console 100 columns', timeoutMs: 5_000 });
+    expect(await consoleSize(id)).toEqual({ cols: 100, rows: 40 });
+
+    // Resizing ctr's terminal: the kernel sends ctr SIGWINCH, ctr sends ResizePty again.
+    const ctrPid = ctrUnder(session.child.pid!);
+    expect(ctrPid, 'ctr runs under script').toBeDefined();
+    const ctrTty = readlinkSync(`/proc/${ctrPid}/fd/0`);
+    expect(ctrTty).toMatch(/^\/dev\/pts\/\d+$/);
+    const stty = await run('stty', ['-F', ctrTty, 'cols', '132', 'rows', '43']);
+    expect(stty.code, stty.stderr).toBe(0);
+    await waitFor(async () => (await consoleSize(id)).cols === 132, { what: 'console resized to 132 columns', timeoutMs: 5_000 });
+    expect(await consoleSize(id)).toEqual({ cols: 132, rows: 43 });
+
+    // Ctrl-C in the middle of a line: ctr's raw terminal does not turn it into SIGINT, the shim
+    // does not interpret it, the firmware receives it as a byte of the line.
+    session.type('abc\x03def\r');
+    await session.waitFor('echo: abc\x03def');
+    // No local echo anywhere (raw pty, no shim echo): the typed text appears only in the reply.
+    expect(session.output().split('abc\x03def').length - 1).toBe(1);
+    // A lone Ctrl-C does not stop the task either.
+    session.type('\x03');
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(await taskStatus(id)).toBe('RUNNING');
+    expect(isAlive(ctrPid!)).toBe(true);
+    session.type('x\r'); // the firmware got the lone 0x03 as the first byte of its line
+    await session.waitFor('echo: \x03x');
+
+    // The client going away (ctr killed) leaves the container running.
+    process.kill(ctrPid!, 'SIGKILL');
+    await session.exited;
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(await taskStatus(id)).toBe('RUNNING');
+  });
+
+  test('ctr task attach re-attaches to the running terminal task with live output and input', async () => {
+    expect(await taskStatus(id)).toBe('RUNNING');
+    const session = inPty(`stty cols 90 rows 30 && exec ${ctrCommand(`task attach ${id}`)}`);
+    // attach sends ResizePty too.
+    await waitFor(async () => (await consoleSize(id)).cols === 90, { what: 'console resized by attach', timeoutMs: 10_000 });
+    expect(await consoleSize(id)).toEqual({ cols: 90, rows: 30 });
+    session.type('after reattach\r');
+    await session.waitFor('echo: after reattach');
+    // Kill stops the task; the attached ctr sees the exit and returns its status.
+    const kill = await ctd.ctr(['task', 'kill', id]);
+    expect(kill.code, kill.stderr).toBe(0);
+    expect(await session.exited).toBe(143);
+    // ctr task attach deletes the task once it has its exit status (defer task.Delete).
+    await waitFor(async () => (await taskStatus(id)) === undefined, { what: `${id} deleted by ctr task attach`, timeoutMs: 10_000 });
+    const del = await ctd.ctr(['container', 'delete', id]);
+    expect(del.code, del.stderr).toBe(0);
+    await waitFor(() => readdirSync(sim.socketDir).every((f) => f !== `${id}.socket`), { what: 'micad instance removed', timeoutMs: 10_000 });
+  });
+});
