@@ -1,0 +1,53 @@
+// containerd dials the shim the moment `start` prints the address; the daemon is still loading
+// its modules then. Calls made in that window must be answered once the server takes over.
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, expect, test } from 'vitest';
+import { EarlyListener } from '../../src/shim/early-listener';
+import { TtrpcClient, TtrpcServer } from '../../src/ttrpc';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'micrun-early-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+test('a call made before the ttrpc server exists is answered after the hand-over', async () => {
+  const socket = path.join(dir, 's');
+  const early = new EarlyListener();
+  await early.listen(socket);
+  expect(statSync(socket).mode & 0o777).toBe(0o600);
+
+  const client = await TtrpcClient.connect(socket);
+  const reply = client.call('test.Echo', 'Say', Buffer.from('early bird'), { timeoutMs: 5_000 });
+  await new Promise((r) => setTimeout(r, 100)); // the request now waits in the held connection
+
+  const server = new TtrpcServer();
+  server.register('test.Echo', { Say: async (payload) => Buffer.concat([Buffer.from('heard: '), Buffer.from(payload)]) });
+  await early.handOver((listener) => server.listenHandle(listener));
+  expect(Buffer.from(await reply).toString()).toBe('heard: early bird');
+
+  // New connections go straight to the server.
+  const late = await TtrpcClient.connect(socket);
+  expect(Buffer.from(await late.call('test.Echo', 'Say', Buffer.from('late'), { timeoutMs: 5_000 })).toString()).toBe('heard: late');
+  client.close();
+  late.close();
+  await server.close();
+});
+
+test('a connection that closed while held is dropped, not served', async () => {
+  const socket = path.join(dir, 's');
+  const early = new EarlyListener();
+  await early.listen(socket);
+  const gone = await TtrpcClient.connect(socket);
+  gone.close();
+  await new Promise((r) => setTimeout(r, 50));
+  const server = new TtrpcServer();
+  server.register('test.Echo', { Say: async (p) => p });
+  await early.handOver((listener) => server.listenHandle(listener));
+  const ok = await TtrpcClient.connect(socket);
+  expect(Buffer.from(await ok.call('test.Echo', 'Say', Buffer.from('x'), { timeoutMs: 5_000 })).toString()).toBe('x');
+  ok.close();
+  await server.close(100);
+});
