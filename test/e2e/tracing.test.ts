@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { containerd } from '../../src/proto';
 import { Code, TtrpcClient, type TtrpcError } from '../../src/ttrpc';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../telemetry/otlp-receiver';
-import { distDir } from './harness/containerd';
+import { distDir, startContainerd } from './harness/containerd';
 import { firmwarePath, startMicadSim } from './harness/micad-sim';
 import { isAlive, run, waitFor } from './harness/processes';
 
@@ -192,5 +192,38 @@ describe('tracing in the built shim', () => {
     expect(span('micad create')).toMatchObject({ kind: 3, parentSpanId: create.spanId, statusCode: 0 });
     expect(span('micad create').attributes['mica.instance']).toEqual(expect.stringContaining(id));
     expect(span('micad rm').parentSpanId).toBe(del.spanId);
+  });
+
+  test('containerd 1.6 + ctr run: every Task call of the container is a span, exported before the shim exits', async () => {
+    const sim = await startMicadSim();
+    const ctd = await startContainerd({
+      env: { MICRUN_MICA_SOCKET_DIR: sim.socketDir, MICRUN_STATE_DIR: path.join(work, 'ctd-state'), OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint },
+    });
+    const id = 'traced-ctr';
+    try {
+      const image = 'docker.io/micrun-test/tracing-exit3:e2e';
+      const archive = path.join(work, 'exit3.tar');
+      const built = await run(process.execPath, [path.join(distDir, 'micrun.js'), 'image', 'build', '--firmware', firmwarePath('exit-3'), '--name', image, '-o', archive]);
+      expect(built.code, built.stderr).toBe(0);
+      expect((await ctd.ctr(['image', 'import', archive])).code).toBe(0);
+      const r = await ctd.ctr(['run', '--rm', '--runtime', 'io.containerd.mica.v2', image, id], { timeoutMs: 60_000 });
+      expect(r.code, r.stderr).toBe(3);
+      // `ctr run --rm` returns after Delete; the daemon then gets Shutdown and flushes on exit.
+      const methods = await waitFor(
+        () => {
+          const got = new Set(receiver.spans.filter((s) => s.attributes['container.id'] === id).map((s) => s.attributes['rpc.method']));
+          return ['Create', 'Start', 'Wait', 'Delete', 'Shutdown'].every((m) => got.has(m)) ? got : undefined;
+        },
+        { what: 'spans of Create, Start, Wait, Delete and Shutdown', timeoutMs: 15_000 },
+      );
+      expect([...methods]).toEqual(expect.arrayContaining(['Create', 'Start', 'Wait', 'Delete', 'Shutdown']));
+      const create = receiver.spans.find((s) => s.attributes['container.id'] === id && s.attributes['rpc.method'] === 'Create');
+      // containerd 1.6 sends no trace context: each call is a root of its own trace.
+      expect(create?.parentSpanId).toBe('');
+      expect(receiver.spans.some((s) => s.name === 'micad create' && s.parentSpanId === create?.spanId)).toBe(true);
+    } finally {
+      await ctd.destroy();
+      await sim.stop();
+    }
   });
 });
