@@ -1,0 +1,123 @@
+// `ctr run --log-uri` through containerd 1.6 to the shim: file:// appends the RTOS console to a
+// file, binary:// starts a logging binary with containerd's contract (fds 3/4 = stdout/stderr
+// read ends, fd 5 = ready, argv from the query, environment of only CONTAINER_ID and
+// CONTAINER_NAMESPACE) — what nerdctl's log driver relies on and the Go micrun never did.
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { distDir, repoRoot, startContainerd, type Containerd } from './harness/containerd';
+import { firmwarePath, startMicadSim, type MicadSim } from './harness/micad-sim';
+import { isAlive, run, waitFor } from './harness/processes';
+
+const RUNTIME = 'io.containerd.mica.v2';
+const IMAGES = { echo: 'docker.io/micrun-test/echo:log', exit3: 'docker.io/micrun-test/exit-3:log' };
+const LOGGER = path.join(repoRoot, 'test', 'fixtures', 'logger', 'logger.sh');
+const work = mkdtempSync(path.join(tmpdir(), 'micrun-log-e2e-'));
+let sim: MicadSim;
+let ctd: Containerd;
+
+async function importImage(firmware: string, name: string): Promise<void> {
+  const archive = path.join(work, `${path.basename(firmware)}.tar`);
+  const built = await run(process.execPath, [path.join(distDir, 'micrun.js'), 'image', 'build', '--firmware', firmware, '--name', name, '-o', archive]);
+  expect(built.code, built.stderr).toBe(0);
+  const imported = await ctd.ctr(['image', 'import', archive]);
+  expect(imported.code, imported.stderr).toBe(0);
+}
+
+beforeAll(async () => {
+  sim = await startMicadSim();
+  ctd = await startContainerd({ env: { MICRUN_MICA_SOCKET_DIR: sim.socketDir, MICRUN_STATE_DIR: path.join(work, 'state') } });
+  await importImage(firmwarePath('echo'), IMAGES.echo);
+  await importImage(firmwarePath('exit-3'), IMAGES.exit3);
+});
+
+afterAll(async () => {
+  await ctd?.destroy();
+  await sim?.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+const instanceGone = (id: string) => readdirSync(sim.socketDir).every((f) => f !== `${id}.socket`);
+
+async function taskStatus(id: string): Promise<string | undefined> {
+  const ls = await ctd.ctr(['task', 'ls']);
+  return ls.stdout.split('\n').find((l) => l.split(/\s+/)[0] === id)?.trim().split(/\s+/)[2];
+}
+
+async function killAndDelete(id: string): Promise<void> {
+  expect((await ctd.ctr(['task', 'kill', id])).code).toBe(0);
+  await waitFor(async () => (await taskStatus(id)) === 'STOPPED', { what: `${id} STOPPED`, timeoutMs: 15_000 });
+  expect((await ctd.ctr(['task', 'delete', id])).code).toBe(0);
+  expect((await ctd.ctr(['container', 'delete', id])).code).toBe(0);
+  await waitFor(() => instanceGone(id), { what: `${id} micad instance removed`, timeoutMs: 10_000 });
+}
+
+describe('ctr run --log-uri', () => {
+  test('file:// appends the console of a run-to-completion task to the file; ctr run returns its exit code', async () => {
+    const log = path.join(work, 'logs', 'exit3.log');
+    const r1 = await ctd.ctr(['run', '--rm', '--runtime', RUNTIME, '--log-uri', `file://${log}`, IMAGES.exit3, 'log-file-1'], { timeoutMs: 60_000 });
+    expect(r1.code, r1.stderr).toBe(3);
+    expect(r1.stdout).not.toContain('exiting with code 3'); // it went to the file, not to ctr
+    const first = readFileSync(log, 'utf8');
+    expect(first).toContain('micrun exit firmware starting');
+    expect(first).toContain('exiting with code 3');
+    // A second run appends.
+    const r2 = await ctd.ctr(['run', '--rm', '--runtime', RUNTIME, '--log-uri', `file://${log}`, IMAGES.exit3, 'log-file-2'], { timeoutMs: 60_000 });
+    expect(r2.code, r2.stderr).toBe(3);
+    const both = readFileSync(log, 'utf8');
+    expect(both.startsWith(first)).toBe(true);
+    expect(both.split('micrun exit firmware starting').length - 1).toBe(2);
+    await waitFor(() => instanceGone('log-file-2'), { what: 'instance removed', timeoutMs: 10_000 });
+  });
+
+  test('file:// keeps appending a detached task console after earlier content', async () => {
+    const log = path.join(work, 'detached.log');
+    writeFileSync(log, 'line written before the task\n');
+    const id = 'log-file-d';
+    const r = await ctd.ctr(['run', '-d', '--runtime', RUNTIME, '--log-uri', `file://${log}`, IMAGES.echo, id]);
+    expect(r.code, r.stderr).toBe(0);
+    await waitFor(() => readFileSync(log, 'utf8').includes('micrun echo firmware ready'), { what: 'banner in the log file', timeoutMs: 20_000 });
+    expect(readFileSync(log, 'utf8').startsWith('line written before the task\n')).toBe(true);
+    await killAndDelete(id);
+  });
+
+  test('binary:// starts the logging binary with fds 3/4/5, query args and only CONTAINER_ID/CONTAINER_NAMESPACE; it gets the banner and stops after the task', async () => {
+    const prefix = path.join(work, 'bin-logger');
+    const id = 'log-binary';
+    const uri = `binary://${LOGGER}?out=${encodeURIComponent(prefix)}&mode=normal`;
+    const r = await ctd.ctr(['run', '-d', '--runtime', RUNTIME, '--log-uri', uri, IMAGES.echo, id]);
+    expect(r.code, r.stderr).toBe(0);
+    await waitFor(() => {
+      try {
+        return readFileSync(`${prefix}.stdout`, 'utf8').includes('micrun echo firmware ready');
+      } catch {
+        return false;
+      }
+    }, { what: 'banner at the logging binary (fd 3)', timeoutMs: 20_000 });
+
+    const environ = readFileSync(`${prefix}.environ`, 'utf8').split('\0').filter(Boolean).sort();
+    expect(environ).toEqual([`CONTAINER_ID=${id}`, 'CONTAINER_NAMESPACE=default']);
+    expect(readFileSync(`${prefix}.argv`, 'utf8').trim().split('\n')).toEqual([LOGGER, 'out', prefix, 'mode', 'normal']);
+    const starts = readFileSync(`${prefix}.starts`, 'utf8').trim().split('\n').map(Number);
+    expect(starts).toHaveLength(1);
+    const loggerPid = starts[0]!;
+    expect(isAlive(loggerPid)).toBe(true);
+
+    await killAndDelete(id);
+    // Task exit closes fds 3/4: the logger sees EOF and exits on its own.
+    await waitFor(() => !isAlive(loggerPid), { what: 'logging binary exited', timeoutMs: 15_000 });
+    expect(readFileSync(`${prefix}.stderr`, 'utf8')).toBe(''); // the RTOS has one console: all on stdout
+  });
+
+  test('binary:// with a binary that does not exist fails ctr run with a message naming it and leaves nothing', async () => {
+    const missing = path.join(work, 'no-such-logger');
+    const id = 'log-missing';
+    const r = await ctd.ctr(['run', '-d', '--runtime', RUNTIME, '--log-uri', `binary://${missing}`, IMAGES.echo, id]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(missing);
+    expect(await taskStatus(id)).toBeUndefined();
+    expect(instanceGone(id)).toBe(true);
+    await ctd.ctr(['container', 'delete', id]);
+  });
+});
