@@ -3,7 +3,7 @@
 // `-info`, `-v`, usage errors, the event order containerd receives, the daemon's log in
 // containerd's log, SIGTERM leaving the instance for `delete`, and a pod served by one daemon.
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readlinkSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -99,6 +99,11 @@ describe('one-shot actions', () => {
     expect(statSync(socketDir).mode & 0o777).toBe(0o700);
     const daemons = daemonsIn(socketDir);
     expect(daemons).toHaveLength(1);
+    // Never containerd's pipes: stdio is /dev/null, and the daemon leads its own session.
+    for (const fd of [0, 1, 2]) expect(readlinkSync(`/proc/${daemons[0]}/fd/${fd}`)).toBe('/dev/null');
+    const stat = readFileSync(`/proc/${daemons[0]}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    expect(Number(fields[3])).toBe(daemons[0]); // session id == its own pid (setsid)
     const again = await shim([...flags('one'), 'start'], { cwd: b, env });
     expect(again.stdout).toBe(expected);
     expect(daemonsIn(socketDir)).toEqual(daemons);
@@ -221,6 +226,17 @@ describe('under containerd', () => {
       .map((l) => /\/tasks\/[a-z]+/.exec(l)![0]);
     expect(topics).toEqual(['/tasks/create', '/tasks/start', '/tasks/exit', '/tasks/delete']);
     expect(out).toMatch(/\/tasks\/exit.*"exit_status":3/);
+  });
+
+  test("the daemon's OOM score is containerd's + 1", async () => {
+    expect((await ctd.ctr(['run', '-d', '--runtime', RUNTIME, ECHO, 'oom1'])).code).toBe(0);
+    const [pid] = daemonsIn(ctd.shimSocketDir);
+    const score = (p: number) => Number(readFileSync(`/proc/${p}/oom_score_adj`, 'utf8'));
+    expect(score(pid!)).toBe(Math.min(1000, score(ctd.pid) + 1));
+    expect((await ctd.ctr(['task', 'kill', '-s', 'SIGKILL', 'oom1'])).code).toBe(0);
+    await waitFor(async () => (await ctd.ctr(['task', 'ls'])).stdout.includes('STOPPED'), { what: 'oom1 stopped' });
+    expect((await ctd.ctr(['task', 'delete', 'oom1'])).code).toBe(0);
+    expect((await ctd.ctr(['container', 'delete', 'oom1'])).code).toBe(0);
   });
 
   test("the daemon's log lines reach containerd's log (the bundle log fifo)", async () => {
