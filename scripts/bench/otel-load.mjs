@@ -12,6 +12,9 @@
 // bundle; the `start` one-shot pays the same) built as scripts/build.mjs does — tracing inlined,
 // evaluated lazily but parsed on every run — and with tracing split into its own file that only
 // import('./tracing') reads.
+// Last, the price per call: serial round trips over a unix socket (client and server in one
+// process, bundled) without tracing and with the interceptor + a batch processor whose exporter
+// discards (span creation, attributes, context, batching; not the gRPC export itself).
 // Writes bench-results/otel-load.json.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
@@ -89,6 +92,7 @@ try {
     results[name] = runMany(writeProbe('probe.cjs', probe), [outfile]);
   }
   results.shimBundle = await shimBundleCost();
+  results.perCall = await perCallCost();
   const sdkNode = path.join(repoRoot, 'node_modules/@opentelemetry/sdk-node');
   results.sdkNode = existsSync(sdkNode) ? runMany(writeProbe('sdk-node.cjs', sdkNodeProbe), []) : 'not installed';
 
@@ -128,6 +132,62 @@ async function shimBundleCost() {
     }
     out[name] = { versionWallMs: round(median(times)), bundleKiB: Math.round(statSync(shim).size / 1024) };
   }
+  return out;
+}
+
+/** Source of the per-call peer (a function: declarations are hoisted above the top-level await). */
+function callPeerSource() {
+  return `
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { TtrpcClient, TtrpcServer, toStatus } from './src/ttrpc';
+import { startTracing } from './src/telemetry/tracing';
+
+const CALLS = Number(process.env.CALLS ?? 5000);
+const traced = process.argv[2] === 'on';
+const server = new TtrpcServer();
+if (traced) {
+  const discard = { export: (_spans: unknown, done: (r: { code: number }) => void) => done({ code: 0 }), shutdown: async () => {} };
+  startTracing({ server, mica: {} as never, serviceName: 'bench', logger: { info() {}, warn() {} }, exporter: discard as never, statusOf: toStatus });
+}
+const reply = new Uint8Array(8);
+server.register('containerd.task.v2.Task', { State: async () => reply });
+const sock = path.join(mkdtempSync(path.join(tmpdir(), 'otel-call-')), 's');
+await server.listen(sock);
+const client = await TtrpcClient.connect(sock);
+const payload = new Uint8Array([0x0a, 4, 0x61, 0x62, 0x63, 0x64]);
+const md = { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' };
+for (let i = 0; i < 1000; i++) await client.call('containerd.task.v2.Task', 'State', payload, { metadata: md });
+const t0 = process.hrtime.bigint();
+for (let i = 0; i < CALLS; i++) await client.call('containerd.task.v2.Task', 'State', payload, { metadata: md });
+const us = Number(process.hrtime.bigint() - t0) / 1e3 / CALLS;
+client.close();
+await server.close(100);
+process.stdout.write(JSON.stringify({ us }));
+process.exit(0);
+`;
+}
+
+/** Mean µs per serial call, tracing off vs on (median of 3 processes each). */
+async function perCallCost() {
+  const peer = path.join(dir, 'call-peer.mjs');
+  await build({
+    stdin: { contents: callPeerSource(), loader: 'ts', resolveDir: repoRoot, sourcefile: 'call-peer.ts' },
+    outfile: peer,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
+    logLevel: 'warning',
+  });
+  const out = {};
+  for (const mode of ['off', 'on']) {
+    const runs = [0, 1, 2].map(() => JSON.parse(execFileSync(process.execPath, [peer, mode], { encoding: 'utf8', timeout: 60_000 })).us);
+    out[`tracing${mode === 'on' ? 'On' : 'Off'}Us`] = round(median(runs));
+  }
+  out.overheadUs = round(out.tracingOnUs - out.tracingOffUs);
   return out;
 }
 
