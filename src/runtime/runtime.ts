@@ -348,6 +348,9 @@ export class Runtime {
   async removePod(sandboxId: string): Promise<void> {
     await this.stopPod(sandboxId);
     for (const c of this.podMembers(sandboxId)) {
+      // Created but never started: end it through the exit path too, so the shim closes its IO
+      // and containerd learns it will never run (delete() alone would do neither).
+      if (c.state === 'created') await this.exited(c, 128 + SIGKILL);
       await this.delete(c.id).catch((err: unknown) => this.deps.log.warn({ id: c.id, sandboxId, err: String(err) }, 'removing pod: delete failed'));
     }
   }

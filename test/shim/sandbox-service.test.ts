@@ -34,7 +34,9 @@ class StuckStopMica extends FakeMica {
   }
 }
 
-const noopIO: TaskIOHandle = { attach: async () => {}, resize() {}, closeStdin() {}, close: async () => {} };
+/** Ids whose stdio the shim closed. */
+let ioClosed: string[];
+const fakeIO = (id: string): TaskIOHandle => ({ attach: async () => {}, resize() {}, closeStdin() {}, close: async () => void ioClosed.push(id) });
 
 let dir: string;
 let mica: StuckStopMica;
@@ -49,6 +51,7 @@ beforeEach(async () => {
   mica = new StuckStopMica();
   events = [];
   shutdowns = 0;
+  ioClosed = [];
   const ios = new Map<string, TaskIOHandle>();
   const sink = { publish: (type: TaskEventType, event: object) => void events.push({ type, event }) };
   const stateDir = path.join(dir, 'state');
@@ -67,7 +70,7 @@ beforeEach(async () => {
   });
   server = new TtrpcServer();
   const requestShutdown = () => void shutdowns++;
-  server.register(TASK_SERVICE, createTaskService({ runtime, ios, events: sink, shimPid: SHIM_PID, openIO: async () => noopIO, requestShutdown }));
+  server.register(TASK_SERVICE, createTaskService({ runtime, ios, events: sink, shimPid: SHIM_PID, openIO: async (_stdio, id) => fakeIO(id), requestShutdown }));
   server.register(SANDBOX_SERVICE, createSandboxService({ runtime, shimPid: SHIM_PID, requestShutdown }));
   const socket = path.join(dir, 'shim.sock');
   await server.listen(socket);
@@ -309,6 +312,18 @@ describe('pause container (CRI on containerd 1.6/1.7) through the Task service',
     await task('Shutdown', T.ShutdownRequest, { id: POD, now: false }, google.protobuf.Empty);
     await new Promise((r) => setImmediate(r));
     expect(shutdowns).toBe(1);
+  });
+
+  test('Delete of the pause container also ends a pod container that was created but never started', async () => {
+    await runTask(POD, pauseContainer(POD));
+    await task('Create', T.CreateTaskRequest, { id: 'fw-c', bundle: podContainer('fw-c'), stdin: '', stdout: '', stderr: '', terminal: false, rootfs: [] }, T.CreateTaskResponse);
+    expect(ioClosed).toEqual([]);
+    await task('Kill', T.KillRequest, { id: POD, signal: 9 }, google.protobuf.Empty);
+    await task('Delete', T.DeleteRequest, { id: POD }, T.DeleteResponse);
+    expect(runtime.sandbox.size).toBe(0);
+    expect(mica.instances.size).toBe(0);
+    expect(ioClosed).toContain('fw-c'); // its stdio is not leaked
+    expect(events.find((e) => e.type === 'TaskExit' && e.event.containerId === 'fw-c')?.event.exitStatus).toBe(137);
   });
 
   test('another pod in the same daemon is left alone when one pod stops', async () => {
