@@ -41,8 +41,14 @@ import { leadingStringField } from './request-id';
 import { parseTraceparent } from './trace-context';
 import { tracedMicaClient, type SpanRunner } from './traced-mica-client';
 
-/** Every Task request carries the container id as field 1 (see request-id.ts). */
-const TASK_SERVICE = 'containerd.task.v2.Task';
+/**
+ * Services whose every request starts with an id (field 1, see request-id.ts), and the span
+ * attribute it becomes: the Task service's container id, the Sandbox service's sandbox id.
+ */
+const ID_ATTRIBUTE: Readonly<Record<string, string>> = {
+  'containerd.task.v2.Task': 'container.id',
+  'containerd.runtime.sandbox.v1.Sandbox': 'containerd.sandbox.id',
+};
 /** Short, so spans of a call reach the collector about when the call's effects are visible. */
 const BATCH_DELAY_MS = 200;
 const EXPORT_TIMEOUT_MS = 5_000;
@@ -117,9 +123,10 @@ function callInterceptor(
       'rpc.service': ctx.service,
       'rpc.method': ctx.method,
     };
-    if (ctx.service === TASK_SERVICE) {
+    const idKey = ID_ATTRIBUTE[ctx.service];
+    if (idKey !== undefined) {
       const id = leadingStringField(payload);
-      if (id !== undefined) attributes['container.id'] = id;
+      if (id !== undefined) attributes[idKey] = id;
     }
     const span = tracer.startSpan(`${ctx.service}/${ctx.method}`, { kind: SpanKind.SERVER, attributes }, parent);
     const call: CallScope = { context: trace.setSpan(parent, span), open: true };

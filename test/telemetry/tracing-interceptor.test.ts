@@ -159,6 +159,16 @@ describe('tracing interceptor', () => {
     expect(spans()).toHaveLength(0);
   });
 
+  it('names the sandbox id of Sandbox service calls, and no id for other services', async () => {
+    served.server.register('containerd.runtime.sandbox.v1.Sandbox', { StartSandbox: async () => new Uint8Array() });
+    served.server.register('example.Other', { Call: async () => new Uint8Array() });
+    await client.call('containerd.runtime.sandbox.v1.Sandbox', 'StartSandbox', idPayload('pod-1'));
+    await client.call('example.Other', 'Call', idPayload('not-an-id'));
+    expect(named('containerd.runtime.sandbox.v1.Sandbox/StartSandbox').attributes['containerd.sandbox.id']).toBe('pod-1');
+    const other = named('example.Other/Call').attributes;
+    expect([other['container.id'], other['containerd.sandbox.id']]).toEqual([undefined, undefined]);
+  });
+
   it('spans concurrent calls separately', async () => {
     const other = '1'.repeat(32);
     await Promise.all([
