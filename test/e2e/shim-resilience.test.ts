@@ -17,6 +17,7 @@ const NOFW = 'docker.io/micrun-test/no-firmware:e2e';
 const work = mkdtempSync(path.join(tmpdir(), 'micrun-shim-res-'));
 const stateDir = path.join(work, 'state');
 let sim: MicadSim;
+const retired: MicadSim[] = [];
 let ctd: Containerd;
 const env = () => ({ MICRUN_MICA_SOCKET_DIR: sim.socketDir, MICRUN_STATE_DIR: stateDir });
 
@@ -40,6 +41,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await ctd?.destroy();
   await sim?.stop();
+  for (const old of retired) await old.stop();
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -159,5 +161,29 @@ describe('shim resilience', () => {
     await waitFor(() => shimDaemons().length === 0, { what: 'no shim process', timeoutMs: 10_000 });
     await waitFor(() => mountsUnder(ctd.state).length === 0, { what: 'rootfs unmounted', timeoutMs: 10_000 });
     await ctd.ctr(['container', 'delete', 'nofw-1']);
+  });
+
+  test('micad restarted under a running container: the task exits 255 and delete still cleans up', async () => {
+    const id = 'orphan';
+    expect((await ctd.ctr(['run', '-d', '--runtime', RUNTIME, ECHO, id])).code).toBe(0);
+    const qemu = qemuChildren();
+    expect(qemu).toHaveLength(1);
+    const oldSim = sim;
+    await oldSim.kill(); // micad crashes: its instance sockets stay behind, refusing connections
+    await new Promise((r) => setTimeout(r, 600));
+    expect(await taskStatus(id)).toBe('RUNNING'); // micad unreachable is not an exit: it may come back
+    // micad comes back: like micad, it wipes its socket dir, so the instance is gone.
+    sim = await startMicadSim({ socketDir: oldSim.socketDir });
+    try {
+      await waitFor(async () => (await taskStatus(id)) === 'STOPPED', { what: 'exit noticed after micad restart', timeoutMs: 10_000 });
+      const ls = await ctd.ctr(['task', 'ls']);
+      expect(ls.stdout).toMatch(new RegExp(`${id}\\s+\\d+\\s+STOPPED`));
+      expect((await ctd.ctr(['task', 'delete', id])).code).toBe(0);
+      expect((await ctd.ctr(['container', 'delete', id])).code).toBe(0);
+      await waitFor(() => mountsUnder(ctd.state).length === 0, { what: 'rootfs unmounted', timeoutMs: 10_000 });
+    } finally {
+      for (const pid of qemu) if (isAlive(pid)) process.kill(pid, 'SIGKILL'); // the crashed micad's emulator
+      retired.push(oldSim); // its temp dirs hold the new sim's socket dir: removed in afterAll
+    }
   });
 });
