@@ -4,7 +4,7 @@
 // "Loads no OpenTelemetry" is observed from outside the bundle: the OTLP exporter runs on
 // @grpc/grpc-js, which loads node:http2, and nothing else in the daemon does. A preloaded probe
 // (NODE_OPTIONS=--require) records, when the daemon exits, whether http2 was ever loaded.
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -142,6 +142,10 @@ describe('tracing in the built shim', () => {
     expect(state).toMatchObject({ parentSpanId: parent, statusCode: 2, attributes: { 'rpc.grpc.status_code': Code.NotFound, 'container.id': 'no-such-container' } });
     expect(receiver.spans.some((s) => s.name === `${TASK}/Shutdown`)).toBe(true);
     expect(http2Loaded(shim.pid)).toBe(true);
+    // The `start` one-shot ran with the endpoint set too, and must not have loaded the OTLP stack.
+    const others = readdirSync(work).filter((f) => /^modules-\d+\.json$/.test(f) && f !== `modules-${shim.pid}.json`);
+    expect(others.length).toBeGreaterThanOrEqual(1);
+    for (const f of others) expect(http2Loaded(Number(f.match(/\d+/)![0])), f).toBe(false);
   });
 
   test('with no endpoint configured the daemon exports nothing and never loads the OTLP stack', async () => {
