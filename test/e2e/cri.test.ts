@@ -74,7 +74,7 @@ beforeAll(async () => {
     env: { MICRUN_MICA_SOCKET_DIR: sim.socketDir, MICRUN_STATE_DIR: stateDir },
   });
   // The pause image is never started by micrun: any ELF makes a valid image of it.
-  await buildAndImport('/usr/bin/busybox', PAUSE);
+  await buildAndImport('/bin/busybox', PAUSE);
   await buildAndImport(firmwarePath('echo'), ECHO);
   cri = connectCri(ctd.address);
   mica = createMicaClient({ socketDir: sim.socketDir, timeoutMs: 5_000 });
