@@ -83,6 +83,8 @@ export class Runtime {
   private readonly monitor: ExitMonitor;
   private readonly creating = new Set<string>();
   private readonly extras = new Map<string, Extras>();
+  /** The running or finished exit path of each stopped container (see exited()). */
+  private readonly exitPaths = new Map<string, Promise<void>>();
 
   constructor(private readonly deps: RuntimeDeps) {
     this.monitor = new ExitMonitor({
@@ -264,6 +266,9 @@ export class Runtime {
     if (container.state === 'running' || container.state === 'paused') {
       throw failedPrecondition(`container ${id} is ${container.state}: kill it before deleting it`);
     }
+    // Wait callers are released before the exit path ends (IO close, TaskExit): a Delete that
+    // follows Wait at once must not remove state the exit path still writes, nor overtake TaskExit.
+    await this.exitPaths.get(id);
     if (container.kind === 'infra') await this.removePod(container.id); // nothing of the pod outlives it
     if (container.state === 'created') {
       // Never started: there is no exit to report as an event, but Wait callers must return.
@@ -278,6 +283,7 @@ export class Runtime {
     await this.deps.store.remove(id);
     this.deps.sandbox.remove(id);
     this.extras.delete(id);
+    this.exitPaths.delete(id);
     const exit = container.exitInfo!;
     return { pid: container.pid, ...exit };
   }
@@ -365,8 +371,14 @@ export class Runtime {
    * report (Kill racing the monitor) is dropped; (2) the record is persisted; (3) Wait callers
    * are released; (4) onExit runs (the shim closes IO, then publishes TaskExit).
    */
-  private async exited(container: Container, exitStatus: number): Promise<void> {
-    if (!container.markExited(exitStatus, new Date())) return;
+  private exited(container: Container, exitStatus: number): Promise<void> {
+    if (!container.markExited(exitStatus, new Date())) return this.exitPaths.get(container.id) ?? Promise.resolve();
+    const path = this.finishExit(container, exitStatus);
+    this.exitPaths.set(container.id, path);
+    return path;
+  }
+
+  private async finishExit(container: Container, exitStatus: number): Promise<void> {
     this.monitor.unwatch(container.id);
     await this.deps.store
       .save(this.record(container))

@@ -34,7 +34,12 @@ class FakeIO implements TaskIOHandle {
   closeStdin() {
     this.log.push('closeStdin');
   }
+  static closeDelayMs = 0;
+  private closing = false;
   async close() {
+    if (this.closing) return; // idempotent: a second close does not wait for the first
+    this.closing = true;
+    if (FakeIO.closeDelayMs) await new Promise((r) => setTimeout(r, FakeIO.closeDelayMs));
     this.log.push('close');
     this.shared.push('io-close');
   }
@@ -89,6 +94,7 @@ beforeEach(() => {
   });
 });
 afterEach(() => {
+  FakeIO.closeDelayMs = 0;
   runtime.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -336,5 +342,18 @@ describe('Task service', () => {
     mica.instances.get('q1')!.state = 'Error';
     expect((await wait('q1')).exitStatus).toBe(255);
     expect(Date.now() - t0).toBeLessThan(1000);
+  });
+
+  test('regression: a Delete sent as soon as Wait returns waits for the exit path (TaskExit first, no state left)', async () => {
+    FakeIO.closeDelayMs = 150; // the IO drain of the exit path takes a while
+    await create('race1');
+    await start('race1');
+    const waiting = wait('race1');
+    mica.finish('race1', 7);
+    expect((await waiting).exitStatus).toBe(7);
+    const d = await del('race1');
+    expect(d.exitStatus).toBe(7);
+    expect(order.filter((e) => e.startsWith('Task'))).toEqual(['TaskCreate', 'TaskStart', 'TaskExit', 'TaskDelete']);
+    expect(existsSync(path.join(dir, 'state', 'containers', 'race1'))).toBe(false);
   });
 });
