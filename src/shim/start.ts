@@ -23,7 +23,7 @@ export async function runStart(args: ShimArgs, env: NodeJS.ProcessEnv = process.
   // winner's socket answers on the second look.
   for (let attempt = 0; ; attempt++) {
     const existing = await probeSocket(socket);
-    if (existing === 'stale') unlinkSync(socket);
+    if (existing === 'stale') removeStale(socket);
     if (existing !== 'live') {
       try {
         await spawnDaemon(args, bundle, socket, env);
@@ -37,6 +37,15 @@ export async function runStart(args: ShimArgs, env: NodeJS.ProcessEnv = process.
   const address = toAddress(socket);
   writeFileSync(path.join(bundle, 'address'), address, { mode: 0o600 });
   return address;
+}
+
+function removeStale(socket: string): void {
+  try {
+    unlinkSync(socket);
+  } catch (err) {
+    // Another `start` of the same pod may have removed it first.
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
 }
 
 function readAnnotations(bundle: string): Record<string, string> | undefined {
