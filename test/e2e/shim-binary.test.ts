@@ -150,6 +150,22 @@ describe('one-shot actions', () => {
     }
   });
 
+  test('racing starts of one pod end with one daemon and one address', async () => {
+    const pod = { 'io.kubernetes.cri.container-type': 'container', 'io.kubernetes.cri.sandbox-id': 'podRace' };
+    const ids = ['race-a', 'race-b', 'race-c', 'race-d'];
+    const results = await Promise.all(ids.map((id) => shim([...flags(id), 'start'], { cwd: fakeBundle(id, pod), env })));
+    const expected = `unix://${socketPath(socketDir, '/run/x/containerd.sock', 'ns1', 'podRace')}`;
+    for (const r of results) {
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe(expected);
+    }
+    await new Promise((r) => setTimeout(r, 300)); // losers' daemons have exited by now
+    const daemons = daemonsIn(socketDir);
+    expect(daemons).toHaveLength(1);
+    process.kill(daemons[0]!, 'SIGTERM');
+    await waitFor(() => !isAlive(daemons[0]!), { what: 'daemon exit' });
+  });
+
   test('-info prints RuntimeInfo, -v the version, bad usage exits 2', async () => {
     const info = await runBytes([SHIM, '-info'], {});
     expect(info.code).toBe(0);
