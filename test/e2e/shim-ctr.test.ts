@@ -95,6 +95,10 @@ describe('ctr + containerd 1.6 + micad-sim', () => {
     expect(await taskStatus(id)).toBe('PAUSED');
     expect((await ctd.ctr(['task', 'resume', id])).code).toBe(0);
     expect(await taskStatus(id)).toBe('RUNNING');
+    const exec = await ctd.ctr(['task', 'exec', '--exec-id', 'sh1', id, '/bin/sh']);
+    expect(exec.code).not.toBe(0);
+    expect(exec.stderr).toMatch(/exec is not supported/);
+    expect(await taskStatus(id)).toBe('RUNNING');
     const bad = await ctd.ctr(['task', 'kill', '--signal', 'SIGHUP', id]);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/SIGHUP/);
