@@ -1,0 +1,124 @@
+#!/usr/bin/env node
+// `npm run bench`: every micrun benchmark in one run, a table on stdout, everything in
+// bench-results/bench.json (git-ignored). Not part of `npm test`: it takes minutes and its
+// figures depend on the machine. Steps:
+//   1. build dist/ (the shim is measured as shipped: the esbuild bundle)
+//   2. scripts/bench/ttrpc.mjs — ttrpc latency and throughput (its own JSON, merged here)
+//   3. scripts/bench/shim-bench.ts, bundled — start one-shot, ctr run -d / --rm and ctr task ps
+//      next to runc, daemon RSS with 1/10/50 containers, N create+delete cycles
+// Sizes: BENCH_START_RUNS, BENCH_CTR_RUNS, BENCH_PS_CALLS, BENCH_CYCLES; BENCH_ONLY=start,rss,…
+// picks sections of step 3; BENCH_SKIP_TTRPC=1 skips step 2. Targets are from issue 5.
+import { build } from 'esbuild';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const resultsDir = path.join(repoRoot, 'bench-results');
+// Three levels below the repository: the bundled test harness finds dist/ and the firmware
+// fixtures as `__dirname/../../..`, exactly as it does from test/e2e/harness.
+const bundleDir = path.join(resultsDir, '.build', 'shim-bench');
+
+const TARGETS = {
+  startMs: 120,
+  runDetachedRatio: 1.5,
+  taskPsRatio: 1.2,
+  rssPerContainerKiB: 1024,
+  cycleGrowthKiB: 5 * 1024,
+};
+
+function runNode(args, { capture = false } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', capture ? 'pipe' : 'inherit', 'inherit'] });
+    let out = '';
+    child.stdout?.on('data', (d) => (out += d));
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`node ${args.join(' ')} exited with ${code}`))));
+  });
+}
+
+const t0 = Date.now();
+mkdirSync(bundleDir, { recursive: true });
+for (const need of ['native/build/Release/libmica.node', 'test/fixtures/firmware/build/echo.elf', 'test/fixtures/firmware/build/exit-0.elf']) {
+  if (!existsSync(path.join(repoRoot, need))) throw new Error(`${need} is missing: run \`npm run prepare\` and \`npm run build:firmware\``);
+}
+await runNode(['scripts/build.mjs']);
+
+const result = { date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, targets: TARGETS };
+
+if (!process.env.BENCH_SKIP_TTRPC) {
+  console.log('== ttrpc (scripts/bench/ttrpc.mjs)');
+  try {
+    await runNode(['scripts/bench/ttrpc.mjs']);
+    result.ttrpc = JSON.parse(readFileSync(path.join(resultsDir, 'ttrpc.json'), 'utf8'));
+  } catch (err) {
+    result.ttrpc = { error: err.message };
+  }
+}
+
+console.log('== shim (scripts/bench/shim-bench.ts)');
+const bundle = path.join(bundleDir, 'shim-bench.js');
+await build({
+  entryPoints: [path.join(repoRoot, 'scripts/bench/shim-bench.ts')],
+  outfile: bundle,
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  external: ['*.node'],
+  logLevel: 'warning',
+});
+const shimJson = path.join(bundleDir, 'shim.json');
+await runNode([bundle, shimJson]);
+Object.assign(result, JSON.parse(readFileSync(shimJson, 'utf8')));
+result.totalSeconds = Math.round((Date.now() - t0) / 1000);
+
+const rows = [];
+const row = (metric, value, target, met) => rows.push({ metric, value, target: target ?? '', met: met === undefined ? '' : met ? 'yes' : 'NO' });
+const failed = (section) => section?.error && row(section.name ?? '?', `error: ${section.error}`);
+const { ttrpc, start, ctrRunDetached: runD, ctrRunRm: runRm, taskPs, rss, cycles } = result;
+if (ttrpc?.serial) {
+  row('ttrpc p50 latency, 1 in flight (µs)', ttrpc.serial.p50us, '≤ 100', ttrpc.serial.p50us <= 100);
+  row('ttrpc p99 latency, 1 in flight (µs)', ttrpc.serial.p99us);
+  row(`ttrpc calls/s, ${ttrpc.concurrent.inFlight} in flight`, ttrpc.concurrent.callsPerSec, '≥ 20000', ttrpc.concurrent.callsPerSec >= 20_000);
+} else if (ttrpc) row('ttrpc', `error: ${ttrpc.error}`);
+if (start?.coldMs) {
+  row('start one-shot, live daemon (ms, median)', start.liveDaemonMs.median, `≤ ${TARGETS.startMs}`, start.liveDaemonMs.median <= TARGETS.startMs);
+  row('start one-shot, cold: spawns daemon (ms, median)', start.coldMs.median, `≤ ${TARGETS.startMs}`, start.coldMs.median <= TARGETS.startMs);
+  row('node -e 0 on this machine (ms, median)', start.nodeBaselineMs.median);
+} else failed(start && { ...start, name: 'start' });
+for (const [label, cmp, target] of [
+  ['ctr run -d → RUNNING', runD, TARGETS.runDetachedRatio],
+  ['ctr run --rm, exit 0', runRm, undefined],
+  ['ctr task ps', taskPs, TARGETS.taskPsRatio],
+]) {
+  if (!cmp) continue;
+  if (cmp.error) {
+    row(label, `error: ${cmp.error}`);
+    continue;
+  }
+  row(`${label}: micrun / runc (ms, median)`, `${cmp.micrun.median} / ${cmp.runc.median}`);
+  row(`${label}: ratio`, cmp.ratio, target ? `≤ ${target}` : '', target ? cmp.ratio <= target : undefined);
+  if (cmp.micrunPodDaemon) {
+    row(`${label}: micrun into a live pod daemon (ms, median)`, cmp.micrunPodDaemon.median);
+    row(`${label}: ratio, live pod daemon`, cmp.podRatio, `≤ ${target}`, cmp.podRatio <= target);
+  }
+}
+if (rss?.kib) {
+  row('daemon RSS with 1 / 10 / 50 containers (MiB)', [rss.kib['1'], rss.kib['10'], rss.kib['50']].map((k) => (k / 1024).toFixed(1)).join(' / '));
+  row('RSS growth per extra container (KiB)', rss.perExtraContainerKiB, `≤ ${TARGETS.rssPerContainerKiB}`, rss.perExtraContainerKiB <= TARGETS.rssPerContainerKiB);
+  row('Create+Start over ttrpc (ms, median)', rss.createStartMs.median);
+} else failed(rss && { ...rss, name: 'rss' });
+if (cycles?.before) {
+  row(`RSS before / after ${cycles.cycles} create+delete (MiB)`, `${(cycles.before.rssKiB / 1024).toFixed(1)} / ${(cycles.after.rssKiB / 1024).toFixed(1)}`);
+  row(`RSS growth after ${cycles.cycles} cycles (KiB)`, cycles.growthKiB, `≤ ${TARGETS.cycleGrowthKiB}`, cycles.growthKiB <= TARGETS.cycleGrowthKiB);
+  row('open fds before / after', `${cycles.before.fds} / ${cycles.after.fds}`, 'equal', cycles.after.fds <= cycles.before.fds);
+  row('create+start+kill+delete cycle (ms, median)', cycles.cycleMs.median);
+} else failed(cycles && { ...cycles, name: 'cycles' });
+console.table(rows);
+console.log(`total ${result.totalSeconds} s`);
+result.table = rows;
+writeFileSync(path.join(resultsDir, 'bench.json'), JSON.stringify(result, null, 2) + '\n');
+console.log(`written ${path.relative(process.cwd(), path.join(resultsDir, 'bench.json'))}`);

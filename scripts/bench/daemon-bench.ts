@@ -1,0 +1,216 @@
+// The shim binary and daemon on their own, driven the way containerd drives them:
+//   start    wall time of the `start` one-shot (exec of the built shim → address printed), cold
+//            (spawns a new daemon) and against a live daemon (connect + print), next to a bare
+//            `node -e 0` on the same machine
+//   rss      one daemon's VmRSS serving 1, 10 and 50 running containers (Create + Start over
+//            ttrpc on the daemon's socket, each with a stdout fifo and a QEMU behind micad-sim)
+//   cycles   N × (Create, Start, Kill, Wait, Delete) in sequence in one daemon: VmRSS and open
+//            fds before and after, so leaks show
+// containerd is only the events sink here (TTRPC_ADDRESS): no image, no snapshot, no ctr.
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { containerd } from '../../src/proto';
+import { TtrpcClient } from '../../src/ttrpc';
+import type { Containerd } from '../../test/e2e/harness/containerd';
+import { isAlive, waitFor } from '../../test/e2e/harness/processes';
+import { msSince, round, sleep, summarize, type Summary } from './summary';
+
+const TASK = 'containerd.task.v2.Task';
+const T = containerd.task.v2;
+const SIGKILL = 9;
+
+export interface DaemonBenchEnv {
+  shim: string;
+  ctd: Containerd;
+  micaSocketDir: string;
+  /** Firmware that runs until killed (echo.elf). */
+  firmware: string;
+  work: string;
+}
+
+export interface StartResult {
+  coldMs: Summary;
+  liveDaemonMs: Summary;
+  nodeBaselineMs: Summary;
+}
+
+export interface RssResult {
+  kib: { '1': number; '10': number; '50': number };
+  /** (RSS at 50 − RSS at 1) / 49, in KiB. */
+  perExtraContainerKiB: number;
+  createStartMs: Summary;
+}
+
+export interface CycleResult {
+  cycles: number;
+  before: { rssKiB: number; fds: number };
+  after: { rssKiB: number; fds: number };
+  growthKiB: number;
+  cycleMs: Summary;
+  leftoverInstances: number;
+}
+
+export class DaemonBench {
+  private readonly socketDir: string;
+  private readonly env: NodeJS.ProcessEnv;
+  private bundles = 0;
+
+  constructor(private readonly e: DaemonBenchEnv) {
+    this.socketDir = path.join(e.work, 'shim-sockets');
+    this.env = {
+      ...process.env,
+      MICRUN_SHIM_SOCKET_DIR: this.socketDir,
+      MICRUN_STATE_DIR: path.join(e.work, 'shim-state'),
+      MICRUN_MICA_SOCKET_DIR: e.micaSocketDir,
+      TTRPC_ADDRESS: e.ctd.ttrpcAddress,
+    };
+  }
+
+  async start(runs: number): Promise<StartResult> {
+    const cold: number[] = [];
+    const live: number[] = [];
+    const bare: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const id = `start-${i}`;
+      const bundle = this.bundle(id, false);
+      cold.push(this.timeStart(id, bundle));
+      live.push(this.timeStart(id, bundle)); // same id → same group → the daemon just started
+      const t0 = process.hrtime.bigint();
+      spawnSync(process.execPath, ['-e', '0']);
+      bare.push(msSince(t0));
+      for (const pid of this.daemons()) process.kill(pid, 'SIGTERM');
+    }
+    await waitFor(() => this.daemons().length === 0, { what: 'start-bench daemons gone', timeoutMs: 15_000 });
+    return { coldMs: summarize(cold), liveDaemonMs: summarize(live), nodeBaselineMs: summarize(bare) };
+  }
+
+  async rss(): Promise<RssResult> {
+    const { client, pid } = await this.newDaemon('rss-0');
+    const ids: string[] = [];
+    const createStart: number[] = [];
+    const kib: Partial<RssResult['kib']> = {};
+    try {
+      for (const n of [1, 10, 50] as const) {
+        while (ids.length < n) {
+          const id = `rss-${ids.length}`;
+          const t0 = process.hrtime.bigint();
+          await this.createStart(client, id);
+          createStart.push(msSince(t0));
+          ids.push(id);
+        }
+        await sleep(2_000); // let the daemon settle (GC, console banners) before reading RSS
+        kib[n] = rssKiB(pid);
+      }
+    } finally {
+      for (const id of ids) await this.stopDelete(client, id).catch(() => {});
+      await this.shutdown(client, pid);
+    }
+    const k = kib as RssResult['kib'];
+    return { kib: k, perExtraContainerKiB: round((k['50'] - k['1']) / 49), createStartMs: summarize(createStart) };
+  }
+
+  async cycles(count: number, warmup = 10): Promise<CycleResult> {
+    const { client, pid } = await this.newDaemon('cycle-anchor');
+    const durations: number[] = [];
+    try {
+      const cycle = async (id: string) => {
+        const t0 = process.hrtime.bigint();
+        await this.createStart(client, id);
+        await this.stopDelete(client, id);
+        return msSince(t0);
+      };
+      for (let i = 0; i < warmup; i++) await cycle(`warm-${i}`);
+      await sleep(2_000);
+      const before = { rssKiB: rssKiB(pid), fds: fdCount(pid) };
+      for (let i = 0; i < count; i++) durations.push(await cycle(`cycle-${i}`));
+      await sleep(2_000);
+      const after = { rssKiB: rssKiB(pid), fds: fdCount(pid) };
+      const leftoverInstances = readdirSync(this.e.micaSocketDir).filter((f) => f.endsWith('.socket') && f !== 'mica-create.socket').length;
+      return { cycles: count, before, after, growthKiB: after.rssKiB - before.rssKiB, cycleMs: summarize(durations), leftoverInstances };
+    } finally {
+      await this.shutdown(client, pid);
+    }
+  }
+
+  /** Starts a daemon through the `start` one-shot (as containerd does) and connects to it. */
+  private async newDaemon(id: string): Promise<{ client: TtrpcClient; pid: number }> {
+    const bundle = this.bundle(id, false);
+    const r = spawnSync(process.execPath, this.startArgs(id), { cwd: bundle, env: this.env });
+    if (r.status !== 0) throw new Error(`shim start failed: ${r.stderr.toString()}`);
+    const socket = r.stdout.toString().trim().replace(/^unix:\/\//, '');
+    const pid = this.daemons().find((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(socket));
+    if (pid === undefined) throw new Error(`no daemon process serving ${socket}`);
+    return { client: await TtrpcClient.connect(socket), pid };
+  }
+
+  private async createStart(client: TtrpcClient, id: string): Promise<void> {
+    const bundle = this.bundle(id, true);
+    const stdout = path.join(bundle, 'stdout');
+    mkfifo(stdout);
+    await call(client, 'Create', T.CreateTaskRequest.encode({ id, bundle, stdout, stdin: '', stderr: '', terminal: false }).finish());
+    await call(client, 'Start', T.StartRequest.encode({ id }).finish());
+  }
+
+  private async stopDelete(client: TtrpcClient, id: string): Promise<void> {
+    await call(client, 'Kill', T.KillRequest.encode({ id, signal: SIGKILL }).finish());
+    await call(client, 'Wait', T.WaitRequest.encode({ id }).finish());
+    await call(client, 'Delete', T.DeleteRequest.encode({ id }).finish());
+  }
+
+  private async shutdown(client: TtrpcClient, pid: number): Promise<void> {
+    await call(client, 'Shutdown', T.ShutdownRequest.encode({ id: '' }).finish()).catch(() => {});
+    client.close();
+    await waitFor(() => !isAlive(pid), { what: `daemon ${pid} exit after Shutdown`, timeoutMs: 10_000 }).catch(() => process.kill(pid, 'SIGKILL'));
+  }
+
+  private timeStart(id: string, bundle: string): number {
+    const t0 = process.hrtime.bigint();
+    const r = spawnSync(process.execPath, this.startArgs(id), { cwd: bundle, env: this.env });
+    const ms = msSince(t0);
+    if (r.status !== 0) throw new Error(`shim start ${id} failed: ${r.stderr.toString()}`);
+    return ms;
+  }
+
+  private startArgs(id: string): string[] {
+    return [this.e.shim, '-namespace', 'bench', '-address', this.e.ctd.address, '-publish-binary', '/bin/true', '-id', id, 'start'];
+  }
+
+  /** A bundle directory; with firmware, a rootfs holding it and a config.json that runs it. */
+  private bundle(id: string, withFirmware: boolean): string {
+    const dir = path.join(this.e.work, 'bundles', `${id}-${this.bundles++}`);
+    mkdirSync(path.join(dir, 'rootfs'), { recursive: true });
+    if (withFirmware) copyFileSync(this.e.firmware, path.join(dir, 'rootfs', 'firmware.elf'));
+    const spec = { ociVersion: '1.0.2', root: { path: 'rootfs' }, process: { args: ['/firmware.elf'], env: [], cwd: '/' } };
+    writeFileSync(path.join(dir, 'config.json'), JSON.stringify(spec));
+    return dir;
+  }
+
+  /** PIDs of shim daemons serving sockets under our socket dir. */
+  private daemons(): number[] {
+    return readdirSync('/proc')
+      .filter((e) => /^\d+$/.test(e))
+      .filter((e) => {
+        try {
+          const cmd = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
+          return cmd.includes('serve') && cmd.some((a) => a.startsWith(this.socketDir));
+        } catch {
+          return false;
+        }
+      })
+      .map(Number);
+  }
+}
+
+function call(client: TtrpcClient, method: string, payload: Uint8Array): Promise<Uint8Array> {
+  return client.call(TASK, method, payload, { timeoutMs: 30_000 });
+}
+
+function mkfifo(file: string): void {
+  const r = spawnSync('mkfifo', ['-m', '0600', file]);
+  if (r.status !== 0) throw new Error(`mkfifo ${file}: ${r.stderr.toString()}`);
+}
+
+export const rssKiB = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+
+const fdCount = (pid: number): number => readdirSync(`/proc/${pid}/fd`).length;

@@ -1,0 +1,106 @@
+// Shim benchmarks against real components, bundled and run by scripts/bench/all.mjs:
+//   node shim-bench.js <result.json>
+// Starts a private containerd 1.6 and micad-sim (test/e2e/harness), imports the micrun images
+// (echo and exit-0 firmware) and a busybox image for runc, runs the sections of ctr-bench.ts
+// and daemon-bench.ts, and writes one JSON object. A section that fails records its error and
+// the others still run. Sizes come from the environment (defaults in RUNS below).
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { distDir, startContainerd, type Containerd } from '../../test/e2e/harness/containerd';
+import { firmwarePath, startMicadSim, type MicadSim } from '../../test/e2e/harness/micad-sim';
+import { run } from '../../test/e2e/harness/processes';
+import { ociArchive } from '../../test/e2e/shim-images';
+import { benchRunDetached, benchRunToExit, benchTaskPs, type CtrBenchImages } from './ctr-bench';
+import { DaemonBench } from './daemon-bench';
+
+const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+const RUNS = {
+  start: num('BENCH_START_RUNS', 15),
+  ctrRun: num('BENCH_CTR_RUNS', 5),
+  taskPs: num('BENCH_PS_CALLS', 20),
+  cycles: num('BENCH_CYCLES', 200),
+};
+const ONLY = process.env.BENCH_ONLY?.split(',');
+
+const IMAGES: CtrBenchImages = {
+  echo: 'docker.io/micrun-bench/echo:latest',
+  exit0: 'docker.io/micrun-bench/exit-0:latest',
+  busybox: 'docker.io/micrun-bench/busybox:latest',
+};
+
+async function main(): Promise<void> {
+  const out = process.argv[2];
+  if (!out) throw new Error('usage: shim-bench <result.json>');
+  const work = mkdtempSync(path.join(tmpdir(), 'micrun-bench-'));
+  const result: Record<string, unknown> = { runs: RUNS };
+  let sim: MicadSim | undefined;
+  let ctd: Containerd | undefined;
+  try {
+    sim = await startMicadSim();
+    ctd = await startContainerd({ env: { MICRUN_MICA_SOCKET_DIR: sim.socketDir, MICRUN_STATE_DIR: path.join(work, 'state') } });
+    await importImages(ctd, work);
+    const daemon = new DaemonBench({
+      shim: path.join(distDir, 'containerd-shim-mica-v2.js'),
+      ctd,
+      micaSocketDir: sim.socketDir,
+      firmware: firmwarePath('echo'),
+      work,
+    });
+    const c = ctd;
+    const sections: [string, () => Promise<unknown>][] = [
+      ['start', () => daemon.start(RUNS.start)],
+      ['ctrRunDetached', () => benchRunDetached(c, IMAGES, RUNS.ctrRun)],
+      ['ctrRunRm', () => benchRunToExit(c, IMAGES, RUNS.ctrRun)],
+      ['taskPs', () => benchTaskPs(c, IMAGES, RUNS.taskPs)],
+      ['rss', () => daemon.rss()],
+      ['cycles', () => daemon.cycles(RUNS.cycles)],
+    ];
+    for (const [name, fn] of sections) {
+      if (ONLY && !ONLY.includes(name)) continue;
+      const t0 = Date.now();
+      process.stderr.write(`bench: ${name}…\n`);
+      try {
+        result[name] = await fn();
+      } catch (err) {
+        result[name] = { error: (err as Error).message };
+      }
+      process.stderr.write(`bench: ${name} done in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+    }
+  } finally {
+    await ctd?.destroy().catch(() => {});
+    await sim?.stop().catch(() => {});
+    rmSync(work, { recursive: true, force: true });
+  }
+  writeFileSync(out, JSON.stringify(result, null, 2));
+}
+
+async function importImages(ctd: Containerd, work: string): Promise<void> {
+  const micrun = path.join(distDir, 'micrun.js');
+  for (const [firmware, name] of [['echo', IMAGES.echo], ['exit-0', IMAGES.exit0]] as const) {
+    const archive = path.join(work, `${firmware}.tar`);
+    const built = await run(process.execPath, [micrun, 'image', 'build', '--firmware', firmwarePath(firmware), '--name', name, '-o', archive]);
+    if (built.code !== 0) throw new Error(`micrun image build ${firmware}: ${built.stderr}`);
+    await importArchive(ctd, archive);
+  }
+  // runc's subject: a one-layer image holding only the static busybox.
+  const busybox = '/bin/busybox';
+  if (!existsSync(busybox)) throw new Error('/bin/busybox is missing: install busybox-static');
+  const archive = path.join(work, 'busybox.tar');
+  const files = [
+    { name: 'bin', mode: 0o755 },
+    { name: 'bin/busybox', data: readFileSync(busybox), mode: 0o755 },
+  ];
+  writeFileSync(archive, ociArchive(IMAGES.busybox, files, { Cmd: ['/bin/busybox', 'sh'] }));
+  await importArchive(ctd, archive);
+}
+
+async function importArchive(ctd: Containerd, archive: string): Promise<void> {
+  const r = await ctd.ctr(['image', 'import', archive]);
+  if (r.code !== 0) throw new Error(`ctr image import ${archive}: ${r.stderr}`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`shim-bench: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});
