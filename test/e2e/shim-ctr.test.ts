@@ -98,6 +98,9 @@ describe('ctr + containerd 1.6 + micad-sim', () => {
     const exec = await ctd.ctr(['task', 'exec', '--exec-id', 'sh1', id, '/bin/sh']);
     expect(exec.code).not.toBe(0);
     expect(exec.stderr).toMatch(/exec is not supported/);
+    const checkpoint = await ctd.ctr(['task', 'checkpoint', id]);
+    expect(checkpoint.code).not.toBe(0);
+    expect(checkpoint.stderr).toMatch(/checkpoint is not supported|not implemented/);
     expect(await taskStatus(id)).toBe('RUNNING');
     const bad = await ctd.ctr(['task', 'kill', '--signal', 'SIGHUP', id]);
     expect(bad.code).not.toBe(0);
