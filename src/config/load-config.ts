@@ -46,8 +46,10 @@ export interface Config {
 type Section = Exclude<keyof Config, 'source'>;
 type Check = (v: unknown) => string | undefined; // returns what was expected when v is wrong
 
-const str: Check = (v) => (typeof v === 'string' ? undefined : 'a string');
 const absPath: Check = (v) => (typeof v === 'string' && v.startsWith('/') ? undefined : 'an absolute path string');
+/** "" (off) or an http(s) URL: a typo must fail at start-up, not leave tracing silently off. */
+const endpointUrl: Check = (v) =>
+  typeof v === 'string' && (v === '' || /^https?:\/\/[^/\s]+/.test(v)) ? undefined : 'an http:// or https:// URL, or ""';
 const int =
   (min: number, max: number): Check =>
   (v) =>
@@ -61,7 +63,7 @@ const SCHEMA: { [S in Section]: { [K in keyof Config[S]]: Check } } = {
   mica: { socket_dir: absPath, timeout_ms: int(1, 600_000), pedestal: oneOf(['', ...PEDESTALS]) },
   runtime: { state_dir: absPath, log_level: oneOf(LOG_LEVELS) },
   resources: { default_memory_mib: int(1, 1024 * 1024), default_vcpus: int(1, 1024), max_vcpus: int(1, 1024) },
-  telemetry: { otlp_endpoint: str },
+  telemetry: { otlp_endpoint: endpointUrl },
 };
 
 export function defaultConfig(): Config {

@@ -100,6 +100,7 @@ otlp_endpoint = "http://127.0.0.1:4317"
     ['[resources]\ndefault_vcpus = 4\nmax_vcpus = 2\n', 'resources.default_vcpus (4) is above resources.max_vcpus (2)'],
     ['mica = 3\n', '"mica" must be a section'],
     ['[mica\n', 'is not valid TOML'],
+    ['[telemetry]\notlp_endpoint = "localhost:4317"\n', 'telemetry.otlp_endpoint must be an http:// or https:// URL'],
   ])('wrong types name the key: %j', (text, message) => {
     expect(() => loadConfig({ env: {}, path: file(text) })).toThrow(message);
   });
