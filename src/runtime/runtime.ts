@@ -5,6 +5,7 @@
 //
 // Knows nothing of ttrpc, protobuf, events or stdio: the shim passes plain values in and gets
 // the Container back; it learns about exits through the onExit hook.
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { alreadyExists, Code, failedPrecondition, invalidArgument, isCodedError, notFound } from '../errors';
 import type { CreateParams, MicaClient } from '../mica/types';
@@ -441,8 +442,15 @@ function choosePedestal(annotation: Pedestal | undefined, hint: string | undefin
 }
 
 const SIGKILL = 9;
+const MICAD_NAME_MAX = 65;
 
-/** micad instance name: the container id (micad takes at most 65 bytes). */
+/**
+ * micad instance name: the container id, which is what operators see in `mica status` and in
+ * Xen's domain list. micad takes at most 65 bytes; containerd allows ids up to 76, so a longer
+ * id keeps a readable prefix and gets a hash of the whole id (stable, so `delete` finds it too —
+ * it is also persisted in the record).
+ */
 export function instanceName(id: string): string {
-  return id;
+  if (Buffer.byteLength(id) <= MICAD_NAME_MAX) return id;
+  return `${id.slice(0, 40)}-${createHash('sha256').update(id).digest('hex').slice(0, 16)}`;
 }

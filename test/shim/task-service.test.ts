@@ -357,3 +357,29 @@ describe('Task service', () => {
     expect(existsSync(path.join(dir, 'state', 'containers', 'race1'))).toBe(false);
   });
 });
+
+describe('instanceName', () => {
+  test('is the container id when micad can take it, else a stable 57-byte name', async () => {
+    const { instanceName } = await import('../../src/runtime/runtime');
+    expect(instanceName('a'.repeat(64))).toBe('a'.repeat(64));
+    expect(instanceName('b'.repeat(65))).toBe('b'.repeat(65));
+    const long = `${'c'.repeat(70)}-x`;
+    const name = instanceName(long);
+    expect(name).toHaveLength(57);
+    expect(name.startsWith('c'.repeat(40))).toBe(true);
+    expect(instanceName(long)).toBe(name);
+    expect(instanceName(`${'c'.repeat(70)}-y`)).not.toBe(name);
+  });
+
+  test('a container with a 76-character id runs under its shortened micad name', async () => {
+    const id = `long-${'z'.repeat(71)}`;
+    await create(id);
+    await start(id);
+    const name = [...mica.instances.keys()][0]!;
+    expect(name.length).toBeLessThanOrEqual(65);
+    mica.finish(name, 0);
+    expect((await wait(id)).exitStatus).toBe(0);
+    await del(id);
+    expect(mica.instances.size).toBe(0);
+  });
+});
