@@ -8,6 +8,7 @@ import { loadConfig } from '../config';
 import { createMicaClient } from '../mica/client';
 import { Sandbox } from '../runtime/sandbox';
 import { Runtime } from '../runtime/runtime';
+import { sweepOrphans } from '../runtime/orphan-sweep';
 import { FileStateStore } from '../runtime/state-store';
 import { enableTracing, tracingEnabled, type Tracing } from '../telemetry';
 import { createShimLogger, type Logger } from '../telemetry/logger';
@@ -56,9 +57,10 @@ export async function runDaemon(args: ShimArgs, early: EarlyListener): Promise<v
       logger: log,
     });
     const ios = new Map<string, TaskIOHandle>();
+    const store = new FileStateStore(config.runtime.state_dir);
     const runtime = new Runtime({
       mica,
-      store: new FileStateStore(config.runtime.state_dir),
+      store,
       sandbox: new Sandbox(),
       namespace: args.namespace,
       stateDir: config.runtime.state_dir,
@@ -106,6 +108,9 @@ export async function runDaemon(args: ShimArgs, early: EarlyListener): Promise<v
       createSandboxService({ runtime, shimPid: process.pid, requestShutdown: () => void stop('ShutdownSandbox: no container left') }),
     );
     await early.handOver((listener) => server.listenHandle(listener));
+    // Leftovers of tasks containerd has forgotten (their `delete` failed): cleaned off the
+    // critical path, never touching what this daemon serves.
+    setTimeout(() => void sweepOrphans({ store, mica, log, isServed: (id) => runtime.sandbox.find(id) !== undefined }), 1_000).unref();
 
     process.on('SIGTERM', () => void stop('SIGTERM'));
     process.on('SIGINT', () => void stop('SIGINT'));

@@ -2,10 +2,11 @@
 // 10 containers at once, containerd restarted under a running container, the shim daemon
 // SIGKILLed, and an image without firmware (Create fails, nothing left behind).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { createMicaClient } from '../../src/mica/client';
 import { distDir, startContainerd, type Containerd } from './harness/containerd';
 import { firmwarePath, startMicadSim, type MicadSim } from './harness/micad-sim';
 import { isAlive, run, stopChild, waitFor } from './harness/processes';
@@ -161,6 +162,24 @@ describe('shim resilience', () => {
     await waitFor(() => shimDaemons().length === 0, { what: 'no shim process', timeoutMs: 10_000 });
     await waitFor(() => mountsUnder(ctd.state).length === 0, { what: 'rootfs unmounted', timeoutMs: 10_000 });
     await ctd.ctr(['container', 'delete', 'nofw-1']);
+  });
+
+  test('a new daemon removes what a failed delete left behind (record whose bundle is gone)', async () => {
+    const mica = createMicaClient({ socketDir: sim.socketDir });
+    const fw = path.join(work, 'orphan-fw.elf');
+    copyFileSync(firmwarePath('echo'), fw);
+    await mica.create({ name: 'leftover', firmwarePath: fw });
+    await mica.start('leftover');
+    mkdirSync(path.join(stateDir, 'containers', 'leftover'), { recursive: true });
+    writeFileSync(path.join(stateDir, 'containers', 'leftover', 'state.json'), JSON.stringify({
+      id: 'leftover', namespace: 'default', bundle: path.join(work, 'no-such-bundle'), kind: 'app', instance: 'leftover',
+      state: 'running', pid: 1, stdio: { stdin: '', stdout: '', stderr: '', terminal: false }, createdAt: new Date().toISOString(),
+    }));
+    expect((await ctd.ctr(['run', '-d', '--runtime', RUNTIME, ECHO, 'sweeper'])).code).toBe(0);
+    await waitFor(() => !instances().includes('leftover.socket'), { what: 'orphan instance removed', timeoutMs: 10_000 });
+    expect(existsSync(path.join(stateDir, 'containers', 'leftover'))).toBe(false);
+    expect(instances()).toEqual(['sweeper.socket']); // what the daemon serves is untouched
+    await removeAll(['sweeper']);
   });
 
   test('micad restarted under a running container: the task exits 255 and delete still cleans up', async () => {
