@@ -1,0 +1,54 @@
+// The daemon's logger writes containerd-style JSON lines into the bundle's `log` fifo and never
+// blocks or throws when containerd is not reading (restarting).
+import { execFileSync } from 'node:child_process';
+import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, expect, test } from 'vitest';
+import { createShimLogger } from '../../src/telemetry/logger';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'micrun-log-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+test('lines carry id and namespace and reach the fifo reader', async () => {
+  const fifo = path.join(dir, 'log');
+  execFileSync('mkfifo', [fifo]);
+  const reader = createReadStream(fifo);
+  let text = '';
+  reader.on('data', (d) => (text += d.toString()));
+  const log = createShimLogger({ logPath: fifo, level: 'info', base: { id: 'c1', namespace: 'default' } });
+  log.info({ extra: 1 }, 'hello containerd');
+  log.debug('not at info level');
+  log.flush();
+  const deadline = Date.now() + 2000;
+  while (!text.includes('\n') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  reader.destroy();
+  const line = JSON.parse(text.split('\n')[0]!);
+  expect(line).toMatchObject({ level: 'info', id: 'c1', namespace: 'default', msg: 'hello containerd', extra: 1 });
+  expect(text).not.toContain('not at info level');
+});
+
+test('a fifo nobody reads never blocks the event loop or throws', async () => {
+  const fifo = path.join(dir, 'log');
+  execFileSync('mkfifo', [fifo]);
+  const log = createShimLogger({ logPath: fifo, level: 'info', base: { id: 'c2', namespace: 'default' } });
+  let maxLag = 0;
+  let last = Date.now();
+  const timer = setInterval(() => {
+    maxLag = Math.max(maxLag, Date.now() - last - 5);
+    last = Date.now();
+  }, 5);
+  const big = 'x'.repeat(1000);
+  for (let i = 0; i < 5000; i++) log.info({ big }, 'flood'); // ~5 MB into a 64 KiB pipe
+  await new Promise((r) => setTimeout(r, 200));
+  clearInterval(timer);
+  expect(maxLag).toBeLessThan(150);
+});
+
+test('a missing log path gives a silent logger (the daemon must still run)', () => {
+  const log = createShimLogger({ logPath: path.join(dir, 'nope', 'log'), level: 'info', base: {} });
+  expect(() => log.info('x')).not.toThrow();
+});
