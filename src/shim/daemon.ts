@@ -2,7 +2,7 @@
 // publisher → runtime (with the one exit path) → Task service → ttrpc server → readiness.
 // One daemon serves one container or a whole pod. It stops on SIGTERM/SIGINT (leaving running
 // instances to micad; their state is on disk for `delete`) or on Shutdown once it serves nothing.
-import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../config';
 import { createMicaClient } from '../mica/client';
@@ -84,11 +84,7 @@ export async function runDaemon(args: ShimArgs, early: EarlyListener): Promise<v
       await server.close(2_000).catch(() => {});
       await tracing?.shutdown();
       await publisher.close().catch(() => {});
-      try {
-        unlinkSync(args.socket);
-      } catch {
-        // already gone
-      }
+      early.removeSocket();
       log.flush?.();
       setTimeout(() => process.exit(0), 50).unref();
     };
@@ -121,11 +117,7 @@ export async function runDaemon(args: ShimArgs, early: EarlyListener): Promise<v
   } catch (err) {
     logger?.error({ err }, 'shim daemon failed to start');
     logger?.flush?.();
-    try {
-      unlinkSync(args.socket);
-    } catch {
-      // not bound
-    }
+    early.removeSocket();
     setTimeout(() => process.exit(1), 50);
   }
 }

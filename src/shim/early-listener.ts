@@ -3,7 +3,7 @@
 // pino and the runtime takes longer than booting Node. So the daemon listens and reports ready
 // with node:net alone, holds the connections that arrive meanwhile (the stream buffers what they
 // send), and hands them to the ttrpc server once it exists. Imports node built-ins only.
-import { chmodSync, closeSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import net from 'node:net';
 
 /** fd on which `start` waits for "ok\n" or "error: <text>\n". */
@@ -12,6 +12,8 @@ const READY_FD = 3;
 export class EarlyListener {
   readonly server = net.createServer();
   private held: net.Socket[] = [];
+  private socketPath?: string;
+  private inode?: number;
   private readonly hold = (socket: net.Socket) => {
     this.held.push(socket);
   };
@@ -26,6 +28,8 @@ export class EarlyListener {
       this.server.listen(socketPath, () => {
         this.server.off('error', reject);
         chmodSync(socketPath, 0o600);
+        this.socketPath = socketPath;
+        this.inode = statSync(socketPath).ino;
         resolve();
       });
     });
@@ -41,6 +45,19 @@ export class EarlyListener {
     const held = this.held;
     this.held = [];
     for (const socket of held) if (!socket.destroyed) this.server.emit('connection', socket);
+  }
+
+  /**
+   * Removes the socket file if it is still the one we bound. By the time a stopping daemon gets
+   * here, a new `start` for the same group may already have bound a fresh socket at the path.
+   */
+  removeSocket(): void {
+    if (!this.socketPath) return;
+    try {
+      if (statSync(this.socketPath).ino === this.inode) unlinkSync(this.socketPath);
+    } catch {
+      // already gone (closing the listener unlinks it)
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 // containerd dials the shim the moment `start` prints the address; the daemon is still loading
 // its modules then. Calls made in that window must be answered once the server takes over.
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, test } from 'vitest';
@@ -50,4 +51,23 @@ test('a connection that closed while held is dropped, not served', async () => {
   expect(Buffer.from(await ok.call('test.Echo', 'Say', Buffer.from('x'), { timeoutMs: 5_000 })).toString()).toBe('x');
   ok.close();
   await server.close(100);
+});
+
+test('removeSocket removes our socket but never a newer daemon bound at the same path', async () => {
+  const socket = path.join(dir, 's');
+  const early = new EarlyListener();
+  await early.listen(socket);
+  early.removeSocket();
+  expect(existsSync(socket)).toBe(false);
+
+  const again = new EarlyListener();
+  await again.listen(socket);
+  unlinkSync(socket); // as if it had shut down, and a new daemon of the same group came up
+  const newer = net.createServer();
+  await new Promise<void>((r) => newer.listen(socket, r));
+  again.removeSocket();
+  expect(existsSync(socket)).toBe(true);
+  await new Promise((r) => newer.close(r));
+  early.server.close();
+  again.server.close();
 });
