@@ -78,6 +78,15 @@ describe('ctr + containerd 1.6 + micad-sim', () => {
     expect(existsSync(path.join(stateDir, 'containers', 'exit3-a'))).toBe(false);
   });
 
+  test('the same id can run again right after ctr run --rm returned', async () => {
+    for (let i = 0; i < 3; i++) {
+      const r = await ctd.ctr(['run', '--rm', '--runtime', RUNTIME, IMAGES.exit3, 'again']);
+      expect(r.code, r.stderr).toBe(3);
+      expect(r.stdout).toContain('exiting with code 3');
+    }
+    await waitFor(() => instances().length === 0, { what: 'no micad instance', timeoutMs: 10_000 });
+  });
+
   test('detached: task ls / ps / metrics / pause / resume / kill / delete', async () => {
     const id = 'echo-d';
     const r = await ctd.ctr(['run', '-d', '--runtime', RUNTIME, IMAGES.echo, id]);
