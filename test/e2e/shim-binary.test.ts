@@ -221,6 +221,33 @@ describe('daemon without containerd (driven over ttrpc)', () => {
     const again = await runBytes([SHIM, ...flags, '-bundle', b, 'delete'], { cwd: b, env });
     expect(again.code, again.stderr).toBe(0);
   });
+  test('micad down: Create fails Unavailable over the wire, naming micad, and leaves no state', async () => {
+    const socketDir = path.join(work, 's3');
+    const env = { MICRUN_SHIM_SOCKET_DIR: socketDir, MICRUN_STATE_DIR: stateDir, MICRUN_MICA_SOCKET_DIR: path.join(work, 'no-micad-here') };
+    const id = 'down1';
+    const b = path.join(work, 'bundles', id);
+    mkdirSync(path.join(b, 'rootfs'), { recursive: true });
+    copyFileSync(firmwarePath('echo'), path.join(b, 'rootfs', 'firmware.elf'));
+    writeFileSync(path.join(b, 'config.json'), JSON.stringify({ ociVersion: '1.0.2', root: { path: 'rootfs' }, process: { args: ['/firmware.elf'], env: [], cwd: '/' } }));
+    const flags = ['-namespace', 'ns3', '-address', '/run/z/containerd.sock', '-publish-binary', '/bin/true', '-id', id];
+    const started = await shim([...flags, 'start'], { cwd: b, env: { ...env, TTRPC_ADDRESS: path.join(work, 'nobody.sock') } });
+    expect(started.code, started.stderr).toBe(0);
+    const client = await TtrpcClient.connect(started.stdout.slice('unix://'.length));
+    const T = containerd.task.v2;
+    let err: { code?: number; message?: string } = {};
+    try {
+      await client.call('containerd.task.v2.Task', 'Create', T.CreateTaskRequest.encode({ id, bundle: b }).finish(), { timeoutMs: 10_000 });
+    } catch (e) {
+      err = e as typeof err;
+    }
+    expect(err.code).toBe(14); // Unavailable
+    expect(err.message).toMatch(/micad/);
+    expect(existsSync(path.join(stateDir, 'containers', id))).toBe(false);
+    // The daemon serves nothing, so Shutdown ends it.
+    await client.call('containerd.task.v2.Task', 'Shutdown', T.ShutdownRequest.encode({ id }).finish(), { timeoutMs: 5_000 });
+    client.close();
+    await waitFor(() => daemonsIn(socketDir).length === 0, { what: 'daemon exit after Shutdown' });
+  });
 });
 
 describe('under containerd', () => {
