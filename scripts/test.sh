@@ -2,6 +2,7 @@
 # Runs every test of micrun on a Debian 12 machine as root: installs missing apt packages,
 # npm ci (which builds the libmica addon and the bundles), builds the firmware fixtures,
 # type-checks, then runs the unit and e2e suites (real containerd, micad-sim, qemu).
+# Extra arguments go to vitest (e.g. `bash scripts/test.sh test/e2e/cri.test.ts`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/deps.sh
@@ -10,4 +11,15 @@ ensure_apt_packages
 npm ci --no-audit --no-fund
 npm run --silent build:firmware
 npm run --silent typecheck
-npx vitest run "$@"
+
+results=test-results/vitest.json
+mkdir -p test-results
+status=0
+npx vitest run --reporter=default --reporter=json --outputFile.json="$results" "$@" || status=$?
+# One plain closing line with the counts, whatever the reporter printed above.
+node -e '
+  const r = require(process.argv[1]);
+  const skipped = r.numPendingTests + r.numTodoTests;
+  console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed` + (skipped ? `, ${skipped} skipped` : ""));
+' "$PWD/$results" || true
+exit "$status"
