@@ -109,11 +109,17 @@ for (const [label, cmp, target] of [
 if (rss?.kib) {
   row('daemon RSS with 1 / 10 / 50 containers (MiB)', [rss.kib['1'], rss.kib['10'], rss.kib['50']].map((k) => (k / 1024).toFixed(1)).join(' / '));
   row('RSS growth per extra container (KiB)', rss.perExtraContainerKiB, `≤ ${TARGETS.rssPerContainerKiB}`, rss.perExtraContainerKiB <= TARGETS.rssPerContainerKiB);
+  const g = rss.afterGc;
+  row('after full GC: RSS 1 / 10 / 50 (MiB)', [g['1'], g['10'], g['50']].map((m) => (m.rss / 1024).toFixed(1)).join(' / '));
+  row('after full GC: live heap 1 / 10 / 50 (MiB)', [g['1'], g['10'], g['50']].map((m) => (m.heapUsed / 1024).toFixed(1)).join(' / '));
+  row('live heap per extra container (KiB)', rss.heapPerExtraContainerKiB);
   row('Create+Start over ttrpc (ms, median)', rss.createStartMs.median);
 } else failed(rss && { ...rss, name: 'rss' });
 if (cycles?.before) {
   row(`RSS before / after ${cycles.cycles} create+delete (MiB)`, `${(cycles.before.rssKiB / 1024).toFixed(1)} / ${(cycles.after.rssKiB / 1024).toFixed(1)}`);
   row(`RSS growth after ${cycles.cycles} cycles (KiB)`, cycles.growthKiB, `≤ ${TARGETS.cycleGrowthKiB}`, cycles.growthKiB <= TARGETS.cycleGrowthKiB);
+  row(`after full GC: RSS growth / live heap growth (KiB)`, `${cycles.afterGcGrowthKiB.rss} / ${cycles.afterGcGrowthKiB.heapUsed}`, `≤ ${TARGETS.cycleGrowthKiB}`, cycles.afterGcGrowthKiB.rss <= TARGETS.cycleGrowthKiB);
+  row(`second half (${cycles.cycles - (cycles.cycles >> 1)} cycles), after full GC: RSS / live heap per cycle (KiB)`, `${cycles.secondHalfPerCycleKiB.rss} / ${cycles.secondHalfPerCycleKiB.heapUsed}`);
   row('open fds before / after', `${cycles.before.fds} / ${cycles.after.fds}`, 'equal', cycles.after.fds <= cycles.before.fds);
   row('create+start+kill+delete cycle (ms, median)', cycles.cycleMs.median);
 } else failed(cycles && { ...cycles, name: 'cycles' });

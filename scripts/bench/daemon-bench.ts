@@ -6,13 +6,15 @@
 //            ttrpc on the daemon's socket, each with a stdout fifo and a QEMU behind micad-sim)
 //   cycles   N × (Create, Start, Kill, Wait, Delete) in sequence in one daemon: VmRSS and open
 //            fds before and after, so leaks show
+// Daemons of rss/cycles run with gc-probe.cjs preloaded: besides raw VmRSS, each point also
+// records RSS and live heap right after a full GC (what is really retained).
 // containerd is only the events sink here (TTRPC_ADDRESS): no image, no snapshot, no ctr.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { containerd } from '../../src/proto';
 import { TtrpcClient } from '../../src/ttrpc';
-import type { Containerd } from '../../test/e2e/harness/containerd';
+import { repoRoot, type Containerd } from '../../test/e2e/harness/containerd';
 import { isAlive, waitFor } from '../../test/e2e/harness/processes';
 import { msSince, round, sleep, summarize, type Summary } from './summary';
 
@@ -35,18 +37,35 @@ export interface StartResult {
   nodeBaselineMs: Summary;
 }
 
+/** process.memoryUsage() of the daemon right after a full GC, KiB. */
+export interface AfterGc {
+  rss: number;
+  heapTotal: number;
+  heapUsed: number;
+  external: number;
+}
+
 export interface RssResult {
   kib: { '1': number; '10': number; '50': number };
   /** (RSS at 50 − RSS at 1) / 49, in KiB. */
   perExtraContainerKiB: number;
+  afterGc: { '1': AfterGc; '10': AfterGc; '50': AfterGc };
+  /** (heapUsed at 50 − heapUsed at 1) / 49 after full GCs, in KiB. */
+  heapPerExtraContainerKiB: number;
   createStartMs: Summary;
 }
 
 export interface CycleResult {
   cycles: number;
-  before: { rssKiB: number; fds: number };
-  after: { rssKiB: number; fds: number };
+  before: { rssKiB: number; fds: number; afterGc: AfterGc };
+  /** After half the cycles: growth from here to `after` is past V8's and malloc's warm-up. */
+  middle: { rssKiB: number; afterGc: AfterGc };
+  after: { rssKiB: number; fds: number; afterGc: AfterGc };
   growthKiB: number;
+  /** Growth of RSS and of the live heap, both measured right after a full GC. */
+  afterGcGrowthKiB: { rss: number; heapUsed: number };
+  /** The same over the second half only, per cycle: a steady leak shows here. */
+  secondHalfPerCycleKiB: { rss: number; heapUsed: number };
   cycleMs: Summary;
   leftoverInstances: number;
 }
@@ -54,6 +73,8 @@ export interface CycleResult {
 export class DaemonBench {
   private readonly socketDir: string;
   private readonly env: NodeJS.ProcessEnv;
+  private readonly probeDir: string;
+  private readonly probedEnv: NodeJS.ProcessEnv;
   private bundles = 0;
 
   constructor(private readonly e: DaemonBenchEnv) {
@@ -64,6 +85,14 @@ export class DaemonBench {
       MICRUN_STATE_DIR: path.join(e.work, 'shim-state'),
       MICRUN_MICA_SOCKET_DIR: e.micaSocketDir,
       TTRPC_ADDRESS: e.ctd.ttrpcAddress,
+    };
+    this.probeDir = path.join(e.work, 'gc-probe');
+    mkdirSync(this.probeDir, { recursive: true });
+    const probe = path.join(repoRoot, 'scripts', 'bench', 'gc-probe.cjs');
+    this.probedEnv = {
+      ...this.env,
+      NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --expose-gc --require ${probe}`.trim(),
+      MICRUN_BENCH_GC_PROBE_DIR: this.probeDir,
     };
   }
 
@@ -90,6 +119,7 @@ export class DaemonBench {
     const ids: string[] = [];
     const createStart: number[] = [];
     const kib: Partial<RssResult['kib']> = {};
+    const gc: Partial<RssResult['afterGc']> = {};
     try {
       for (const n of [1, 10, 50] as const) {
         while (ids.length < n) {
@@ -101,13 +131,21 @@ export class DaemonBench {
         }
         await sleep(2_000); // let the daemon settle (GC, console banners) before reading RSS
         kib[n] = rssKiB(pid);
+        gc[n] = await this.afterGc(pid);
       }
     } finally {
       for (const id of ids) await this.stopDelete(client, id).catch(() => {});
       await this.shutdown(client, pid);
     }
     const k = kib as RssResult['kib'];
-    return { kib: k, perExtraContainerKiB: round((k['50'] - k['1']) / 49), createStartMs: summarize(createStart) };
+    const g = gc as RssResult['afterGc'];
+    return {
+      kib: k,
+      perExtraContainerKiB: round((k['50'] - k['1']) / 49),
+      afterGc: g,
+      heapPerExtraContainerKiB: round((g['50'].heapUsed - g['1'].heapUsed) / 49),
+      createStartMs: summarize(createStart),
+    };
   }
 
   async cycles(count: number, warmup = 10): Promise<CycleResult> {
@@ -122,12 +160,33 @@ export class DaemonBench {
       };
       for (let i = 0; i < warmup; i++) await cycle(`warm-${i}`);
       await sleep(2_000);
-      const before = { rssKiB: rssKiB(pid), fds: fdCount(pid) };
-      for (let i = 0; i < count; i++) durations.push(await cycle(`cycle-${i}`));
+      const before = { rssKiB: rssKiB(pid), fds: fdCount(pid), afterGc: await this.afterGc(pid) };
+      const half = Math.floor(count / 2);
+      let middle: CycleResult['middle'] | undefined;
+      for (let i = 0; i < count; i++) {
+        if (i === half) {
+          await sleep(1_000);
+          middle = { rssKiB: rssKiB(pid), afterGc: await this.afterGc(pid) };
+        }
+        durations.push(await cycle(`cycle-${i}`));
+      }
       await sleep(2_000);
-      const after = { rssKiB: rssKiB(pid), fds: fdCount(pid) };
+      const after = { rssKiB: rssKiB(pid), fds: fdCount(pid), afterGc: await this.afterGc(pid) };
       const leftoverInstances = readdirSync(this.e.micaSocketDir).filter((f) => f.endsWith('.socket') && f !== 'mica-create.socket').length;
-      return { cycles: count, before, after, growthKiB: after.rssKiB - before.rssKiB, cycleMs: summarize(durations), leftoverInstances };
+      return {
+        cycles: count,
+        before,
+        middle: middle!,
+        after,
+        growthKiB: after.rssKiB - before.rssKiB,
+        afterGcGrowthKiB: { rss: after.afterGc.rss - before.afterGc.rss, heapUsed: after.afterGc.heapUsed - before.afterGc.heapUsed },
+        secondHalfPerCycleKiB: {
+          rss: round((after.afterGc.rss - middle!.afterGc.rss) / (count - half)),
+          heapUsed: round((after.afterGc.heapUsed - middle!.afterGc.heapUsed) / (count - half)),
+        },
+        cycleMs: summarize(durations),
+        leftoverInstances,
+      };
     } finally {
       await this.shutdown(client, pid);
     }
@@ -136,12 +195,22 @@ export class DaemonBench {
   /** Starts a daemon through the `start` one-shot (as containerd does) and connects to it. */
   private async newDaemon(id: string): Promise<{ client: TtrpcClient; pid: number }> {
     const bundle = this.bundle(id, false);
-    const r = spawnSync(process.execPath, this.startArgs(id), { cwd: bundle, env: this.env });
+    const r = spawnSync(process.execPath, this.startArgs(id), { cwd: bundle, env: this.probedEnv });
     if (r.status !== 0) throw new Error(`shim start failed: ${r.stderr.toString()}`);
     const socket = r.stdout.toString().trim().replace(/^unix:\/\//, '');
     const pid = this.daemons().find((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(socket));
     if (pid === undefined) throw new Error(`no daemon process serving ${socket}`);
     return { client: await TtrpcClient.connect(socket), pid };
+  }
+
+  /** Asks the daemon's gc-probe for a full GC and its memory right after. */
+  private async afterGc(pid: number): Promise<AfterGc> {
+    const file = path.join(this.probeDir, `${pid}.jsonl`);
+    const lines = () => (existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean) : []);
+    const seen = lines().length;
+    process.kill(pid, 'SIGUSR2');
+    await waitFor(() => lines().length > seen, { what: `gc-probe answer from daemon ${pid}`, timeoutMs: 10_000 });
+    return JSON.parse(lines().at(-1)!) as AfterGc;
   }
 
   private async createStart(client: TtrpcClient, id: string): Promise<void> {
