@@ -10,7 +10,7 @@ import path from 'node:path';
 import { alreadyExists, Code, failedPrecondition, invalidArgument, isCodedError, notFound } from '../errors';
 import type { CreateParams, MicaClient } from '../mica/types';
 import { classifyContainer, inheritAnnotations, parseAnnotations, readEnvHints } from '../oci/annotations';
-import { findFirmware, stageFirmware } from '../oci/firmware';
+import { findFirmware, findPedestalConfig, stageFirmware, stagePedestalConfig } from '../oci/firmware';
 import { isPedestal, pedestalOnWire, type Pedestal } from '../oci/pedestals';
 import { planCreateResources, planUpdate, type GuestResources, type ResourceDefaults } from '../oci/resources';
 import { mountRootfs, unmountRootfs } from '../oci/rootfs';
@@ -150,6 +150,12 @@ export class Runtime {
           cwd: spec.process?.cwd,
         });
         const firmware = await stageFirmware(found, this.deps.stateDir, id);
+        // ped.conf names a file inside the image; micad reads host paths, and the rootfs may be
+        // unmounted before it loads it — so it gets a staged copy beside the firmware (removed
+        // with the container's state directory by store.remove, on failure and on delete).
+        const pedestalConfig = ann.pedestalConfig
+          ? await stagePedestalConfig(await findPedestalConfig(rootfs, ann.pedestalConfig), this.deps.stateDir, id)
+          : undefined;
         const resources = planCreateResources(spec.linux?.resources, this.deps.resources, {
           minMemoryMiB: ann.minMemoryMiB,
           maxVcpus: ann.maxVcpus,
@@ -158,7 +164,7 @@ export class Runtime {
           name: instanceName(id),
           firmwarePath: firmware,
           pedestal: pedestalOnWire(choosePedestal(ann.pedestal, hints.pedestal, this.deps.pedestal)),
-          ...(ann.pedestalConfig ? { pedestalConfig: ann.pedestalConfig } : {}),
+          ...(pedestalConfig ? { pedestalConfig } : {}),
           ...(ann.debug ? { debug: true } : {}),
           ...resources,
         };
