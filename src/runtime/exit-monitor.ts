@@ -40,20 +40,36 @@ export interface ExitMonitorDeps {
   log?: { warn(obj: object, msg: string): void };
 }
 
+/** First poll after watch(); each round doubles the delay up to intervalMs. Firmware that
+ * returns at once (a run-to-completion `ctr run --rm`) is then seen within ~10–20 ms instead of a
+ * full interval, for a handful of extra status calls per start. */
+const FIRST_POLL_MS = 10;
+
 export class ExitMonitor {
   private readonly watched = new Map<string, Container>();
   private timer?: NodeJS.Timeout;
+  private timerDue = 0;
+  private nextDelayMs: number;
+  /** A round is in flight: the next one is scheduled when it ends, never beside it. */
+  private running = false;
   private useInfo = true;
   private closed = false;
   private readonly intervalMs: number;
 
   constructor(private readonly deps: ExitMonitorDeps) {
     this.intervalMs = deps.intervalMs ?? 250;
+    this.nextDelayMs = this.intervalMs;
   }
 
   watch(container: Container): void {
     if (this.closed || container.kind !== 'app') return;
     this.watched.set(container.id, container);
+    this.nextDelayMs = Math.min(FIRST_POLL_MS, this.intervalMs);
+    // A round already waiting a full interval is moved up (one running now reschedules itself).
+    if (this.timer && this.timerDue - Date.now() > this.nextDelayMs) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
     this.schedule();
   }
 
@@ -68,11 +84,15 @@ export class ExitMonitor {
   }
 
   private schedule(): void {
-    if (this.timer || this.closed || this.watched.size === 0) return;
-    this.timer = setTimeout(() => void this.round(), this.intervalMs);
+    if (this.timer || this.running || this.closed || this.watched.size === 0) return;
+    this.timerDue = Date.now() + this.nextDelayMs;
+    this.timer = setTimeout(() => void this.round(), this.nextDelayMs);
+    this.nextDelayMs = Math.min(this.nextDelayMs * 2, this.intervalMs);
   }
 
   private async round(): Promise<void> {
+    this.timer = undefined;
+    this.running = true;
     const batch = [...this.watched.values()].filter((c) => c.state === 'running' || c.state === 'paused');
     await Promise.all(
       batch.map(async (container) => {
@@ -89,7 +109,7 @@ export class ExitMonitor {
       }),
     );
     for (const [id, c] of this.watched) if (c.state === 'stopped') this.watched.delete(id);
-    this.timer = undefined;
+    this.running = false;
     this.schedule();
   }
 

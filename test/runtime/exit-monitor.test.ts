@@ -53,6 +53,20 @@ describe('ExitMonitor', () => {
     expect(Date.now() - t0).toBeLessThan(1000);
   });
 
+  test('regression: a firmware that exits right after Start is seen in the first polls, not after a full interval', async () => {
+    const mica = new FakeMica();
+    await startedInstance(mica, 'quick');
+    const exits: number[] = [];
+    const monitor = new ExitMonitor({ mica, intervalMs: 1_000, onExit: (_c, s) => exits.push(s) });
+    const t0 = Date.now();
+    monitor.watch(running('quick'));
+    mica.finish('quick', 0);
+    while (exits.length === 0 && Date.now() - t0 < 2_000) await new Promise((r) => setTimeout(r, 2));
+    monitor.close();
+    expect(exits).toEqual([0]);
+    expect(Date.now() - t0).toBeLessThan(200);
+  });
+
   test('an instance that vanished from micad is an exit (255)', async () => {
     const mica = new FakeMica();
     await startedInstance(mica, 'b');
