@@ -21,7 +21,7 @@ import { loadAddon, type LibmicaAddon, type NativeError, type NativeReply } from
 import { CallLimiter } from './call-limiter';
 import { parseInfo } from './info';
 import { parseStatus } from './status';
-import type { CallOptions, CreateParams, MicaClient, ResourceKey } from './types';
+import { RESOURCE_KEYS, type CallOptions, type CreateParams, type MicaClient, type ResourceKey } from './types';
 import {
   CREATE_SOCKET_NAME,
   INVALID_COMMAND_TEXT,
@@ -32,14 +32,6 @@ import {
 
 export const DEFAULT_TIMEOUT_MS = 5000;
 
-export const RESOURCE_KEYS: readonly ResourceKey[] = [
-  'cpucapacity',
-  'cpuweight',
-  'cpu',
-  'vcpu',
-  'memory',
-  'maxmemory',
-];
 
 export interface MicaClientOptions {
   /** micad's socket directory (micad: /run/mica). */
@@ -125,7 +117,7 @@ export function createMicaClient(options: MicaClientOptions): MicaClient {
       return parseStatus(await command(name, 'status', opts));
     },
     async set(name: string, key: ResourceKey, value: string | number, opts?: CallOptions) {
-      if (!RESOURCE_KEYS.includes(key)) {
+      if (!(RESOURCE_KEYS as readonly string[]).includes(key)) {
         throw invalidArgument(`micad has no resource "${key}" (known: ${RESOURCE_KEYS.join(', ')})`);
       }
       const text = String(value);

@@ -17,8 +17,8 @@ export type {
   MicaClient,
   ResourceKey,
 } from './types';
-export { INSTANCE_STATES } from './types';
-export { createMicaClient, DEFAULT_TIMEOUT_MS, RESOURCE_KEYS, type MicaClientOptions } from './client';
+export { INSTANCE_STATES, RESOURCE_KEYS } from './types';
+export { createMicaClient, DEFAULT_TIMEOUT_MS, type MicaClientOptions } from './client';
 export { parseStatus, consoleFromServices } from './status';
 export { parseInfo } from './info';
 export { getWindowSize, openPty, setRawMode, setWindowSize, type Pty } from './pty';

@@ -63,7 +63,8 @@ export interface InstanceInfo {
 }
 
 /** Keys micad's `set` accepts (case-insensitive on the wire; micrun sends them lower-case). */
-export type ResourceKey = 'cpucapacity' | 'cpuweight' | 'cpu' | 'vcpu' | 'memory' | 'maxmemory';
+export const RESOURCE_KEYS = ['cpucapacity', 'cpuweight', 'cpu', 'vcpu', 'memory', 'maxmemory'] as const;
+export type ResourceKey = (typeof RESOURCE_KEYS)[number];
 
 export interface MicaClient {
   create(params: CreateParams, opts?: CallOptions): Promise<void>;

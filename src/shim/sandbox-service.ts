@@ -12,8 +12,9 @@ import { deadlineExceeded, invalidArgument, notFound } from '../errors';
 import { containerd, io, packAny } from '../proto';
 import type { Container, ContainerState } from '../runtime/container';
 import type { Runtime } from '../runtime/runtime';
-import type { CallContext, Handler } from '../ttrpc';
+import type { Handler } from '../ttrpc';
 import { timestamp } from './task-service';
+import { unary } from './unary';
 
 export const SANDBOX_SERVICE = 'containerd.runtime.sandbox.v1.Sandbox';
 
@@ -174,13 +175,3 @@ function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
   return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }
 
-interface Decoder<T> {
-  decode(bytes: Uint8Array): T;
-}
-interface Encoder<T> {
-  encode(message: T): { finish(): Uint8Array };
-}
-
-function unary<Req, Res>(req: Decoder<Req>, res: Encoder<Res>, fn: (request: Req, ctx: CallContext) => Promise<Res>): Handler {
-  return async (payload, ctx) => res.encode(await fn(req.decode(payload), ctx)).finish();
-}

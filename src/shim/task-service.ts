@@ -10,7 +10,8 @@ import { invalidArgument, unimplemented } from '../errors';
 import { containerd, google, io, packAny } from '../proto';
 import type { Container, ContainerState, Stdio } from '../runtime/container';
 import type { Runtime } from '../runtime/runtime';
-import type { CallContext, Handler } from '../ttrpc';
+import type { Handler } from '../ttrpc';
+import { unary } from './unary';
 
 export const TASK_SERVICE = 'containerd.task.v2.Task';
 
@@ -232,16 +233,6 @@ export function exitHandler(ios: Map<string, TaskIOHandle>, events: EventSink): 
   };
 }
 
-interface Decoder<T> {
-  decode(bytes: Uint8Array): T;
-}
-interface Encoder<T> {
-  encode(message: T): { finish(): Uint8Array };
-}
-
-function unary<Req, Res>(req: Decoder<Req>, res: Encoder<Res>, fn: (request: Req, ctx: CallContext) => Promise<Res>): Handler {
-  return async (payload, ctx) => res.encode(await fn(req.decode(payload), ctx)).finish();
-}
 
 function refuseExec(execId: string | null | undefined): void {
   if (execId) throw unimplemented(`exec processes are not supported by micrun (exec id ${execId})`);

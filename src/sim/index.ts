@@ -14,6 +14,6 @@
 export { MicadSim, type MicadSimOptions } from './micad-sim';
 export { decodeCreateMessage, type DecodedCreateMessage } from './create-message';
 export { detectMachine, armProfile, DEFAULT_CORTEX_M_MACHINE } from './elf-machine';
-export { parseSetCommand, RESOURCE_KEYS } from './set-command';
+export { parseSetCommand } from './set-command';
 export { commandText, handleCommand } from './command-handler';
 export { qemuArgs } from './qemu-process';

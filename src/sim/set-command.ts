@@ -2,17 +2,9 @@
 // accepts (case-insensitive) and the values xl would take. Pure: the instance only records the
 // result (there is no hypervisor to resize in the simulator).
 
-import type { ResourceKey } from '../mica/types';
+import { RESOURCE_KEYS, type ResourceKey } from '../mica/types';
 import { INVALID_SET_TEXT } from '../mica/wire';
 
-export const RESOURCE_KEYS: readonly ResourceKey[] = [
-  'cpucapacity',
-  'cpuweight',
-  'cpu',
-  'vcpu',
-  'memory',
-  'maxmemory',
-];
 
 export type SetCommand =
   | { ok: true; key: ResourceKey; value: string | number }
