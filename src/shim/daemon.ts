@@ -1,5 +1,5 @@
 // The shim daemon, wired by hand top to bottom: config → logger → micad client → event
-// publisher → runtime (with the one exit path) → Task service → ttrpc server → readiness.
+// publisher → runtime (with the one exit path) → Task service → ttrpc server takes the socket over.
 // One daemon serves one container or a whole pod. It stops on SIGTERM/SIGINT (leaving running
 // instances to micad; their state is on disk for `delete`) or on Shutdown once it serves nothing.
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -18,9 +18,10 @@ import type { EarlyListener } from './early-listener';
 import { TaskIO } from './io';
 import { EventPublisher } from './publisher';
 import { createSandboxService, SANDBOX_SERVICE } from './sandbox-service';
+import { logStartupFailure } from './startup-failure';
 import { createTaskService, exitHandler, TASK_SERVICE, type TaskIOHandle } from './task-service';
 
-/** Wires and starts serving on the socket `serve` (serve.ts) already bound and reported ready. */
+/** Wires and starts serving on the socket `start` bound and `serve` (serve.ts) adopted. */
 export async function runDaemon(args: ShimArgs, early: EarlyListener): Promise<void> {
   let logger: Logger | undefined;
   try {
@@ -115,7 +116,9 @@ export async function runDaemon(args: ShimArgs, early: EarlyListener): Promise<v
     process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection (kept serving)'));
     log.info({ socket: args.socket }, 'shim daemon serving');
   } catch (err) {
-    logger?.error({ err }, 'shim daemon failed to start');
+    // Nobody waits for us (`start` has exited): the log fifo is the only place to say why.
+    if (logger) logger.error({ err }, 'shim daemon failed to start');
+    else logStartupFailure(args.bundle || process.cwd(), { id: args.id, namespace: args.namespace }, err);
     logger?.flush?.();
     early.removeSocket();
     setTimeout(() => process.exit(1), 50);

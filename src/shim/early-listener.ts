@@ -1,13 +1,14 @@
-// The daemon's socket, bound before the heavy modules load. containerd dials the address as
-// soon as `start` prints it (no retry), so the socket must listen first; but loading protobuf,
-// pino and the runtime takes longer than booting Node. So the daemon listens and reports ready
-// with node:net alone, holds the connections that arrive meanwhile (the stream buffers what they
-// send), and hands them to the ttrpc server once it exists. Imports node built-ins only.
-import { chmodSync, closeSync, statSync, unlinkSync, writeSync } from 'node:fs';
+// The daemon's socket, adopted before the heavy modules load. `start` bound and listens on it
+// and passes it as fd 3 (containerd dials the address as soon as `start` exits, no retry).
+// Loading protobuf, pino and the runtime takes longer than booting Node, so the daemon takes the
+// listener over with node:net alone, holds the connections that arrive meanwhile (the stream
+// buffers what they send), and hands them to the ttrpc server once it exists. Imports node
+// built-ins only.
+import { chmodSync, fstatSync, statSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 
-/** fd on which `start` waits for "ok\n" or "error: <text>\n". */
-const READY_FD = 3;
+/** The fd on which `start` hands the listening socket to the daemon. */
+export const LISTENER_FD = 3;
 
 export class EarlyListener {
   readonly server = net.createServer();
@@ -22,6 +23,33 @@ export class EarlyListener {
     this.server.on('connection', this.hold);
   }
 
+  /**
+   * Takes over the listening socket `start` passed as `fd` (bound at `socketPath`). Remembers
+   * the path's inode, so that removeSocket never removes a newer daemon's socket.
+   */
+  adopt(fd: number, socketPath: string): Promise<void> {
+    try {
+      if (!fstatSync(fd).isSocket()) throw new Error(`fd ${fd} is not a socket`);
+    } catch (err) {
+      return Promise.reject(new Error(`no listening socket on fd ${fd} (the daemon is started by \`start\`): ${(err as Error).message}`));
+    }
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ fd }, () => {
+        this.server.off('error', reject);
+        this.socketPath = socketPath;
+        try {
+          this.inode = statSync(socketPath).ino;
+        } catch {
+          // Already unlinked (a racing `start` judged it stale): nothing of ours to remove later.
+          this.socketPath = undefined;
+        }
+        resolve();
+      });
+    });
+  }
+
+  /** Binds and listens on `socketPath` itself (mode 0600): tests and hand-run daemons. */
   listen(socketPath: string): Promise<void> {
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
@@ -36,12 +64,12 @@ export class EarlyListener {
   }
 
   /**
-   * Hands the listener over: `adopt` must install its own 'connection' handler; the connections
+   * Hands the listener over: `takeOver` must install its own 'connection' handler; the connections
    * held so far are then replayed to it (those already closed are dropped).
    */
-  async handOver(adopt: (server: net.Server) => Promise<void>): Promise<void> {
+  async handOver(takeOver: (server: net.Server) => Promise<void>): Promise<void> {
     this.server.off('connection', this.hold);
-    await adopt(this.server);
+    await takeOver(this.server);
     const held = this.held;
     this.held = [];
     for (const socket of held) if (!socket.destroyed) this.server.emit('connection', socket);
@@ -58,15 +86,5 @@ export class EarlyListener {
     } catch {
       // already gone (closing the listener unlinks it)
     }
-  }
-}
-
-/** Tells the waiting `start` process how the daemon came up; a no-op when nobody waits. */
-export function reportReady(line: string): void {
-  try {
-    writeSync(READY_FD, `${line.replace(/\n/g, ' ')}\n`);
-    closeSync(READY_FD);
-  } catch {
-    // Not started by `start` (e.g. run by hand).
   }
 }

@@ -1,42 +1,69 @@
 // `start` one-shot: find or spawn the daemon that serves this container's group and print its
-// address. containerd merges our stdout and stderr and waits for both to close, so this prints
-// exactly one line, and the daemon never inherits fds 1/2 (a readiness pipe on fd 3 instead).
-// Imports only node built-ins: it runs on every container start and must stay fast.
+// address. containerd dials that address once, right after we exit, with no retry; so, as the Go
+// shims do, `start` itself binds and listens on the socket and hands the listening fd to the
+// daemon as fd 3. Connections made before the daemon is ready wait in the kernel's backlog, and
+// `start` exits without waiting for the daemon: one Node boot on containerd's critical path, not
+// two. containerd merges our stdout and stderr and waits for both to close, so this prints
+// exactly one line and the daemon inherits neither (its stdio is /dev/null).
+//
+// Since nobody hears the daemon once we are gone, what can fail cheaply is checked here before
+// spawning (the bundle's config.json, the runtime config file); a daemon that still fails logs
+// its reason to the bundle's log fifo and exits, and containerd's first call then fails.
+// Imports node built-ins and the config loader only: it runs on every container start.
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { loadConfig } from '../config';
 import { SERVE_ACTION, type ShimArgs } from './args';
+import { LISTENER_FD } from './early-listener';
 import { groupId, socketPath, socketRoot, toAddress } from './socket-address';
 
-const READY_TIMEOUT_MS = 10_000;
 const DIAL_TIMEOUT_MS = 1_000;
+/** Binding loses to a racing `start` of the same group at most this often before we give up. */
+const MAX_BIND_ATTEMPTS = 3;
 
 export async function runStart(args: ShimArgs, env: NodeJS.ProcessEnv = process.env): Promise<string> {
   const bundle = args.bundle || process.cwd();
   const group = groupId(args.id, readAnnotations(bundle));
+  // A bad config file fails here with the key it names, not later in a daemon nobody hears.
+  loadConfig({ env });
   const root = socketRoot(env);
   mkdirSync(root, { recursive: true, mode: 0o700 });
   const socket = socketPath(root, args.address, args.namespace, group);
-
-  // Two starts of one pod may race: the loser's daemon fails with EADDRINUSE, and then the
-  // winner's socket answers on the second look.
-  for (let attempt = 0; ; attempt++) {
-    const existing = await probeSocket(socket);
-    if (existing === 'stale') removeStale(socket);
-    if (existing !== 'live') {
-      try {
-        await spawnDaemon(args, bundle, socket, env);
-      } catch (err) {
-        if (attempt === 0 && (err as Error).message.includes('EADDRINUSE')) continue;
-        throw err;
-      }
-    }
-    break;
-  }
   const address = toAddress(socket);
-  writeFileSync(path.join(bundle, 'address'), address, { mode: 0o600 });
+
+  // Two starts of one pod may race: the loser's bind fails with EADDRINUSE, and then the
+  // winner's socket answers on the next look (it listens before its daemon is even spawned).
+  for (let attempt = 1; ; attempt++) {
+    const existing = await probeSocket(socket);
+    if (existing === 'live') break;
+    if (existing === 'stale') removeStale(socket);
+    let listener: net.Server;
+    try {
+      listener = await bindSocket(socket);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE' && attempt < MAX_BIND_ATTEMPTS) continue;
+      throw new Error(`cannot listen on ${socket}: ${(err as Error).message}`);
+    }
+    try {
+      writeAddress(bundle, address);
+      spawnDaemon(args, bundle, socket, listenerFd(listener), env);
+    } catch (err) {
+      listener.close(); // unlinks the socket file: nobody will serve it
+      throw err;
+    }
+    // The listener is deliberately never closed: closing a bound unix server unlinks its path
+    // (libuv), and the daemon now serves it. main.ts ends this process with process.exit.
+    return address;
+  }
+  writeAddress(bundle, address);
   return address;
+}
+
+function writeAddress(bundle: string, address: string): void {
+  // containerd 1.6/1.7 read `<bundle>/address` after a restart to find the daemon again.
+  writeFileSync(path.join(bundle, 'address'), address, { mode: 0o600 });
 }
 
 function removeStale(socket: string): void {
@@ -48,15 +75,35 @@ function removeStale(socket: string): void {
   }
 }
 
-function readAnnotations(bundle: string): Record<string, string> | undefined {
+/**
+ * The bundle's annotations, which choose the daemon group. containerd 2.x's shim sandboxer runs
+ * `start` for a sandbox bundle that has no config.json: no file means no annotations (the group
+ * is the container id); a file we cannot read or parse is still an error.
+ */
+export function readAnnotations(bundle: string): Record<string, string> | undefined {
+  const file = path.join(bundle, 'config.json');
+  let text: string;
   try {
-    const spec = JSON.parse(readFileSync(path.join(bundle, 'config.json'), 'utf8')) as {
-      annotations?: Record<string, string>;
-    };
-    return spec.annotations;
+    text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new Error(`cannot read ${path.join(bundle, 'config.json')}: ${(err as Error).message}`);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new Error(`cannot read ${file}: ${(err as Error).message}`);
   }
+  let spec: unknown;
+  try {
+    spec = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`cannot read ${file}: ${(err as Error).message}`);
+  }
+  if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) {
+    throw new Error(`cannot read ${file}: not a JSON object`);
+  }
+  const annotations = (spec as { annotations?: unknown }).annotations;
+  if (annotations === undefined || annotations === null) return undefined;
+  if (typeof annotations !== 'object' || Array.isArray(annotations)) {
+    throw new Error(`cannot read ${file}: "annotations" is not an object`);
+  }
+  return annotations as Record<string, string>;
 }
 
 /** 'live' when something accepts connections there, 'stale' for a dead socket file. */
@@ -79,10 +126,43 @@ function probeSocket(socket: string): Promise<'live' | 'stale' | 'absent'> {
   });
 }
 
-function spawnDaemon(args: ShimArgs, bundle: string, socket: string, env: NodeJS.ProcessEnv): Promise<void> {
-  const script = process.argv[1]!;
+/** Listens on the socket path with mode 0600 (as containerd's pkg/shim NewSocket does). */
+function bindSocket(socket: string): Promise<net.Server> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(socket, () => {
+      server.off('error', reject);
+      try {
+        chmodSync(socket, 0o600);
+      } catch (err) {
+        server.close();
+        reject(err);
+        return;
+      }
+      resolve(server);
+    });
+  });
+}
+
+/**
+ * The listening socket's fd. `_handle.fd` is not documented, but has been the libuv fd of a
+ * listening net.Server's Pipe handle on Unix throughout Node's history; checked so a change shows
+ * as a clear error, not a daemon without a socket.
+ */
+function listenerFd(server: net.Server): number {
+  const fd = (server as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) throw new Error('cannot get the listening socket fd from node:net');
+  return fd;
+}
+
+/**
+ * Re-executes this binary as the daemon in its own session (setsid), stdio on /dev/null, the
+ * listener as fd 3, and does not wait for it.
+ */
+function spawnDaemon(args: ShimArgs, bundle: string, socket: string, fd: number, env: NodeJS.ProcessEnv): void {
   const argv = [
-    script,
+    process.argv[1]!,
     '-namespace', args.namespace,
     '-address', args.address,
     '-publish-binary', args.publishBinary,
@@ -92,49 +172,12 @@ function spawnDaemon(args: ShimArgs, bundle: string, socket: string, env: NodeJS
     ...(args.debug ? ['-debug'] : []),
     SERVE_ACTION,
   ];
-  const child = spawn(process.execPath, argv, {
-    cwd: bundle,
-    env,
-    detached: true,
-    stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
-  });
-  const pipe = child.stdio[3]!;
-  return new Promise<void>((resolve, reject) => {
-    let text = '';
-    let settled = false;
-    const finish = (err?: Error) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      pipe.removeAllListeners();
-      pipe.destroy();
-      child.removeAllListeners();
-      child.unref();
-      if (err) {
-        if (child.exitCode === null && child.pid) {
-          try {
-            process.kill(child.pid, 'SIGKILL');
-          } catch {
-            // already gone
-          }
-        }
-        reject(err);
-      } else resolve();
-    };
-    const timer = setTimeout(
-      () => finish(new Error(`shim daemon did not become ready within ${READY_TIMEOUT_MS} ms`)),
-      READY_TIMEOUT_MS,
-    );
-    pipe.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      const nl = text.indexOf('\n');
-      if (nl < 0) return;
-      const line = text.slice(0, nl);
-      if (line === 'ok') finish();
-      else finish(new Error(`shim daemon failed: ${line.replace(/^error: /, '')}`));
-    });
-    pipe.on('error', () => {});
-    pipe.on('close', () => finish(new Error(`shim daemon exited before it was ready${text ? `: ${text.trim()}` : ''}`)));
-    child.on('error', (err) => finish(new Error(`cannot spawn shim daemon: ${err.message}`)));
-  });
+  const stdio: ('ignore' | number)[] = ['ignore', 'ignore', 'ignore'];
+  stdio[LISTENER_FD] = fd;
+  const child = spawn(process.execPath, argv, { cwd: bundle, env, detached: true, stdio });
+  // spawn reports a failed exec (ENOENT, EACCES) only asynchronously; by then we have printed
+  // the address, and containerd's dial fails, which is the error it then reports.
+  child.on('error', () => {});
+  if (child.pid === undefined) throw new Error(`cannot spawn the shim daemon ${process.execPath}`);
+  child.unref();
 }

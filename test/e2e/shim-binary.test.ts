@@ -107,6 +107,14 @@ describe('one-shot actions', () => {
     const again = await shim([...flags('one'), 'start'], { cwd: b, env });
     expect(again.stdout).toBe(expected);
     expect(daemonsIn(socketDir)).toEqual(daemons);
+    // The socket `start` bound is the one the daemon serves (handed over as fd 3).
+    const client = await TtrpcClient.connect(sock);
+    const err = await client.call('containerd.task.v2.Task', 'NoSuchMethod', new Uint8Array(), { timeoutMs: 10_000 }).then(
+      () => ({}),
+      (e: { code?: number }) => e,
+    );
+    client.close();
+    expect((err as { code?: number }).code).toBe(12); // Unimplemented: answered by our ttrpc server
     process.kill(daemons[0]!, 'SIGTERM');
     await waitFor(() => !isAlive(daemons[0]!), { what: 'daemon exit on SIGTERM' });
     expect(existsSync(sock)).toBe(false);

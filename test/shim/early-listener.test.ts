@@ -1,6 +1,6 @@
 // containerd dials the shim the moment `start` prints the address; the daemon is still loading
 // its modules then. Calls made in that window must be answered once the server takes over.
-import { existsSync, mkdtempSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -70,4 +70,15 @@ test('removeSocket removes our socket but never a newer daemon bound at the same
   await new Promise((r) => newer.close(r));
   early.server.close();
   again.server.close();
+});
+
+test('adopt refuses an fd that is not a socket, naming the fd', async () => {
+  const file = path.join(dir, 'plain');
+  writeFileSync(file, '');
+  const fd = openSync(file, 'r');
+  try {
+    await expect(new EarlyListener().adopt(fd, path.join(dir, 's'))).rejects.toThrow(new RegExp(`fd ${fd} is not a socket`));
+  } finally {
+    closeSync(fd);
+  }
 });
