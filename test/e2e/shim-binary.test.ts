@@ -1,5 +1,6 @@
 // The shim binary contract as containerd sees it, with real processes: `start` (prints only the
-// address, reuses a live daemon, replaces a stale socket, reports a daemon that cannot start),
+// address, binds the socket itself and hands it to the daemon, reuses a live daemon, replaces a
+// stale socket, fails on a bad config before binding; a daemon dying after start leaves nothing),
 // `-info`, `-v`, usage errors, the event order containerd receives, the daemon's log in
 // containerd's log, SIGTERM leaving the instance for `delete`, and a pod served by one daemon.
 import { spawn } from 'node:child_process';
@@ -136,7 +137,7 @@ describe('one-shot actions', () => {
     await waitFor(() => !isAlive(pid!), { what: 'daemon exit' });
   });
 
-  test('a daemon that cannot start makes start fail with its reason, leaving no daemon', async () => {
+  test('a bad config file makes start fail naming the key, before it binds or spawns anything', async () => {
     const b = fakeBundle('badcfg');
     const cfg = path.join(work, 'bad.toml');
     writeFileSync(cfg, '[mica]\nsocket_dri = "/x"\n');
@@ -145,6 +146,21 @@ describe('one-shot actions', () => {
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/socket_dri/);
     expect(daemonsIn(socketDir)).toEqual([]);
+    expect(existsSync(socketPath(socketDir, '/run/x/containerd.sock', 'ns1', 'badcfg'))).toBe(false);
+    expect(existsSync(path.join(b, 'address'))).toBe(false);
+  });
+
+  test('a bundle without config.json (containerd 2.x sandbox) gets a daemon of its own id', async () => {
+    const b = path.join(work, 'bundles', 'no-spec');
+    mkdirSync(b, { recursive: true });
+    const r = await shim([...flags('no-spec'), 'start'], { cwd: b, env });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`unix://${socketPath(socketDir, '/run/x/containerd.sock', 'ns1', 'no-spec')}`);
+    for (const pid of daemonsIn(socketDir)) {
+      process.kill(pid, 'SIGTERM');
+      await waitFor(() => !isAlive(pid), { what: 'daemon exit' });
+    }
   });
 
   test('CRI pod containers get their sandbox daemon address', async () => {
@@ -277,6 +293,46 @@ describe('under containerd', () => {
       .map((l) => /\/tasks\/[a-z]+/.exec(l)![0]);
     expect(topics).toEqual(['/tasks/create', '/tasks/start', '/tasks/exit', '/tasks/delete']);
     expect(out).toMatch(/\/tasks\/exit.*"exit_status":3/);
+  });
+
+  test('a daemon that dies after start: ctr reports the error, containerd logs the reason, nothing is left', async () => {
+    // `start` checks the config and exits at once; this runtime's daemon then finds the config
+    // broken (as if edited in between). The wrapper is what `start` re-executes as the daemon.
+    const bad = path.join(work, 'broken-later.toml');
+    writeFileSync(bad, '[runtime]\nstate_dri = "/x"\n');
+    const wrapper = path.join(ctd.binDir, 'containerd-shim-micabroken-v2');
+    writeFileSync(
+      wrapper,
+      [
+        '#!/usr/bin/env node',
+        `if (process.argv[process.argv.length - 1] === 'serve') process.env.MICRUN_CONFIG = ${JSON.stringify(bad)};`,
+        `require(${JSON.stringify(SHIM)});`,
+      ].join('\n'),
+      { mode: 0o755 },
+    );
+    const id = 'dies1';
+    const r = await ctd.ctr(['run', '--rm', '--runtime', 'io.containerd.micabroken.v2', ECHO, id]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/ctr: /);
+    await waitFor(() => ctd.log().includes('shim daemon failed to start') && ctd.log().includes('state_dri'), {
+      what: "the daemon's reason in containerd's log",
+      timeoutMs: 10_000,
+    });
+    const daemonOf = () =>
+      readdirSync('/proc').filter((e) => {
+        try {
+          const cmd = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
+          return cmd.includes('serve') && cmd.includes(id);
+        } catch {
+          return false;
+        }
+      });
+    await waitFor(() => daemonOf().length === 0, { what: 'no daemon left' });
+    expect(existsSync(socketPath(ctd.shimSocketDir, ctd.address, 'default', id))).toBe(false);
+    expect((await ctd.ctr(['task', 'ls'])).stdout).not.toMatch(new RegExp(`^${id} `, 'm'));
+    expect((await ctd.ctr(['container', 'ls', '-q'])).stdout.split('\n')).not.toContain(id);
+    expect(existsSync(path.join(stateDir, 'containers', id))).toBe(false);
+    expect(instances()).not.toContain(`${id}.socket`);
   });
 
   test("the daemon's OOM score is containerd's + 1", async () => {
