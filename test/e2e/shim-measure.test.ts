@@ -41,6 +41,7 @@ afterAll(async () => {
   console.log(`shim measurements:\n${JSON.stringify(results, null, 2)}`);
 });
 
+const RUNS = 15;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
 
@@ -66,7 +67,7 @@ test('start one-shot wall time: new daemon, reused daemon, bare node', () => {
   const fresh: number[] = [];
   const reused: number[] = [];
   const bare: number[] = [];
-  for (let i = 0; i < 10; i++) {
+  for (let i = 0; i < RUNS; i++) {
     const b = path.join(work, 'b', `c${i}`);
     mkdirSync(b, { recursive: true });
     writeFileSync(path.join(b, 'config.json'), '{"ociVersion":"1.0.2"}');
@@ -83,10 +84,12 @@ test('start one-shot wall time: new daemon, reused daemon, bare node', () => {
     bare.push(ms(t0));
   }
   for (const pid of daemonsIn(socketDir)) process.kill(pid, 'SIGTERM');
-  results.start_ms = { new_daemon_median: median(fresh), reused_daemon_median: median(reused), node_e_0_median: median(bare), runs: 10 };
-  // Reusing a daemon costs one node start plus a connect; a new one adds the daemon's boot up to listen().
+  results.start_ms = { new_daemon_median: median(fresh), reused_daemon_median: median(reused), node_e_0_median: median(bare), runs: RUNS };
+  // Reusing a daemon costs one node start plus a connect probe; a new one adds bind + spawn but
+  // not the daemon's boot (start hands over the listening socket and exits). Waiting for the
+  // daemon again (two Node boots, ~+100 ms here) would break the second bound.
   expect(median(reused)).toBeLessThan(median(bare) + 150);
-  expect(median(fresh)).toBeLessThan(median(bare) * 2 + 400);
+  expect(median(fresh)).toBeLessThan(median(bare) + 80);
 });
 
 async function timeToRunning(args: string[], id: string): Promise<number> {
