@@ -2,8 +2,8 @@
 //
 // Owns: argv in Go flag syntax (args.ts), the socket address convention (socket-address.ts), the
 // one-shots `start` (start.ts: find or spawn the group's daemon, print its address), `delete`
-// (delete.ts: clean up from persisted state) and `-info` (info.ts); the daemon (serve.ts binds
-// and reports ready with node built-ins, daemon.ts wires everything by hand); the Task service
+// (delete.ts: clean up from persisted state) and `-info` (info.ts); the daemon (serve.ts adopts
+// the socket `start` bound, with node built-ins; daemon.ts wires everything by hand); the Task service
 // adapter (task-service.ts); events to containerd (publisher.ts) and stdio (io/).
 // Does not know: what a container's lifecycle means for micad (src/runtime), micad's protocol
 // (src/mica), OCI bundles (src/oci), the ttrpc wire (src/ttrpc).
