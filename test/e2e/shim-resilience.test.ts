@@ -177,7 +177,8 @@ describe('shim resilience', () => {
     }));
     expect((await ctd.ctr(['run', '-d', '--runtime', RUNTIME, ECHO, 'sweeper'])).code).toBe(0);
     await waitFor(() => !instances().includes('leftover.socket'), { what: 'orphan instance removed', timeoutMs: 10_000 });
-    expect(existsSync(path.join(stateDir, 'containers', 'leftover'))).toBe(false);
+    // The sweep removes the instance first, then the record: wait for the record too.
+    await waitFor(() => !existsSync(path.join(stateDir, 'containers', 'leftover')), { what: 'orphan record removed', timeoutMs: 5_000 });
     expect(instances()).toEqual(['sweeper.socket']); // what the daemon serves is untouched
     await removeAll(['sweeper']);
   });
