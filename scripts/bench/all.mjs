@@ -89,6 +89,11 @@ if (start?.coldMs) {
   row('start one-shot, cold: spawns daemon (ms, median)', start.coldMs.median, `≤ ${TARGETS.startMs}`, start.coldMs.median <= TARGETS.startMs);
   row('node -e 0 on this machine (ms, median)', start.nodeBaselineMs.median);
 } else failed(start && { ...start, name: 'start' });
+if (result.phases?.startOneShotMs) {
+  const p = result.phases;
+  row('fresh daemon: start one-shot / first reply / Create / Start (ms, median)', [p.startOneShotMs, p.firstReplyMs, p.createMs, p.startMs].map((x) => x.median).join(' / '));
+  row('warm daemon: Create / Start (ms, median)', `${p.warmCreateMs.median} / ${p.warmStartMs.median}`);
+} else if (result.phases) row('phases', `error: ${result.phases.error}`);
 for (const [label, cmp, target] of [
   ['ctr run -d → RUNNING', runD, TARGETS.runDetachedRatio],
   ['ctr run --rm, exit 0', runRm, undefined],

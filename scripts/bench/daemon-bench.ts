@@ -2,6 +2,8 @@
 //   start    wall time of the `start` one-shot (exec of the built shim → address printed), cold
 //            (spawns a new daemon) and against a live daemon (connect + print), next to a bare
 //            `node -e 0` on the same machine
+//   phases   where a container start spends its time on a fresh daemon and on a warm one:
+//            `start` one-shot, first ttrpc reply (the daemon booted), Create, Start
 //   rss      one daemon's VmRSS serving 1, 10 and 50 running containers (Create + Start over
 //            ttrpc on the daemon's socket, each with a stdout fifo and a QEMU behind micad-sim)
 //   cycles   N × (Create, Start, Kill, Wait, Delete) in sequence in one daemon: VmRSS and open
@@ -43,6 +45,18 @@ export interface AfterGc {
   heapTotal: number;
   heapUsed: number;
   external: number;
+}
+
+export interface PhaseResult {
+  /** A fresh daemon: the `start` one-shot, then the first reply (Connect) once it has booted. */
+  startOneShotMs: Summary;
+  firstReplyMs: Summary;
+  /** Create and Start of the first container in that daemon. */
+  createMs: Summary;
+  startMs: Summary;
+  /** Create and Start of a second container in the same, warm daemon. */
+  warmCreateMs: Summary;
+  warmStartMs: Summary;
 }
 
 export interface RssResult {
@@ -112,6 +126,39 @@ export class DaemonBench {
     }
     await waitFor(() => this.daemons().length === 0, { what: 'start-bench daemons gone', timeoutMs: 15_000 });
     return { coldMs: summarize(cold), liveDaemonMs: summarize(live), nodeBaselineMs: summarize(bare) };
+  }
+
+  async phases(runs: number): Promise<PhaseResult> {
+    const s = { startOneShot: [] as number[], firstReply: [] as number[], create: [] as number[], start: [] as number[], warmCreate: [] as number[], warmStart: [] as number[] };
+    for (let i = 0; i < runs; i++) {
+      const id = `phase-${i}`;
+      let t0 = process.hrtime.bigint();
+      const bundle = this.bundle(id, false);
+      const r = spawnSync(process.execPath, this.startArgs(id), { cwd: bundle, env: this.env });
+      s.startOneShot.push(msSince(t0));
+      if (r.status !== 0) throw new Error(`shim start failed: ${r.stderr.toString()}`);
+      t0 = process.hrtime.bigint();
+      const client = await TtrpcClient.connect(r.stdout.toString().trim().replace(/^unix:\/\//, ''));
+      await call(client, 'Connect', T.ConnectRequest.encode({ id }).finish());
+      s.firstReply.push(msSince(t0));
+      for (const [c, createKey, startKey] of [[`${id}-a`, 'create', 'start'], [`${id}-b`, 'warmCreate', 'warmStart']] as const) {
+        const [createMs, startMs] = await this.createStart(client, c);
+        s[createKey].push(createMs);
+        s[startKey].push(startMs);
+      }
+      for (const c of [`${id}-a`, `${id}-b`]) await this.stopDelete(client, c);
+      const pid = this.daemons()[0];
+      if (pid !== undefined) await this.shutdown(client, pid);
+      else client.close();
+    }
+    return {
+      startOneShotMs: summarize(s.startOneShot),
+      firstReplyMs: summarize(s.firstReply),
+      createMs: summarize(s.create),
+      startMs: summarize(s.start),
+      warmCreateMs: summarize(s.warmCreate),
+      warmStartMs: summarize(s.warmStart),
+    };
   }
 
   async rss(): Promise<RssResult> {
@@ -213,12 +260,17 @@ export class DaemonBench {
     return JSON.parse(lines().at(-1)!) as AfterGc;
   }
 
-  private async createStart(client: TtrpcClient, id: string): Promise<void> {
+  /** Create then Start; resolves with the wall time of each call. */
+  private async createStart(client: TtrpcClient, id: string): Promise<[number, number]> {
     const bundle = this.bundle(id, true);
     const stdout = path.join(bundle, 'stdout');
     mkfifo(stdout);
+    let t0 = process.hrtime.bigint();
     await call(client, 'Create', T.CreateTaskRequest.encode({ id, bundle, stdout, stdin: '', stderr: '', terminal: false }).finish());
+    const createMs = msSince(t0);
+    t0 = process.hrtime.bigint();
     await call(client, 'Start', T.StartRequest.encode({ id }).finish());
+    return [createMs, msSince(t0)];
   }
 
   private async stopDelete(client: TtrpcClient, id: string): Promise<void> {

@@ -14,7 +14,11 @@ if (dir && process.argv.includes('serve') && typeof globalThis.gc === 'function'
     globalThis.gc();
     const kib = (n) => Math.round(n / 1024);
     const m = process.memoryUsage();
-    const line = { rss: kib(m.rss), heapTotal: kib(m.heapTotal), heapUsed: kib(m.heapUsed), external: kib(m.external) };
+    const spaces = {};
+    for (const sp of require('node:v8').getHeapSpaceStatistics()) {
+      spaces[sp.space_name] = { size: kib(sp.space_size), used: kib(sp.space_used_size) };
+    }
+    const line = { rss: kib(m.rss), heapTotal: kib(m.heapTotal), heapUsed: kib(m.heapUsed), external: kib(m.external), spaces };
     fs.appendFileSync(path.join(dir, `${process.pid}.jsonl`), JSON.stringify(line) + '\n');
   });
 }

@@ -16,9 +16,10 @@ import { DaemonBench } from './daemon-bench';
 
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const RUNS = {
-  start: num('BENCH_START_RUNS', 15),
-  ctrRun: num('BENCH_CTR_RUNS', 5),
-  taskPs: num('BENCH_PS_CALLS', 20),
+  start: num('BENCH_START_RUNS', 21),
+  ctrRun: num('BENCH_CTR_RUNS', 10),
+  taskPs: num('BENCH_PS_CALLS', 30),
+  phases: num('BENCH_PHASE_RUNS', 7),
   cycles: num('BENCH_CYCLES', 200),
 };
 const ONLY = process.env.BENCH_ONLY?.split(',');
@@ -50,6 +51,7 @@ async function main(): Promise<void> {
     const c = ctd;
     const sections: [string, () => Promise<unknown>][] = [
       ['start', () => daemon.start(RUNS.start)],
+      ['phases', () => daemon.phases(RUNS.phases)],
       ['ctrRunDetached', () => benchRunDetached(c, IMAGES, RUNS.ctrRun)],
       ['ctrRunRm', () => benchRunToExit(c, IMAGES, RUNS.ctrRun)],
       ['taskPs', () => benchTaskPs(c, IMAGES, RUNS.taskPs)],
