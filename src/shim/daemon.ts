@@ -108,6 +108,12 @@ export async function runDaemon(args: ShimArgs, early: EarlyListener): Promise<v
     // Leftovers of tasks containerd has forgotten (their `delete` failed): cleaned off the
     // critical path, never touching what this daemon serves.
     setTimeout(() => void sweepOrphans({ store, mica, log, isServed: (id) => runtime.sandbox.find(id) !== undefined }), 1_000).unref();
+    // A daemon whose socket path was taken over before anyone connected (racing starts over a
+    // stale socket) can never be dialled: it ends instead of idling forever.
+    setTimeout(async () => {
+      if (early.ownsSocket() || runtime.sandbox.size > 0 || (await early.connectionCount()) > 0) return;
+      void stop('socket path taken over by another daemon of this group before anyone connected');
+    }, 1_000).unref();
 
     process.on('SIGTERM', () => void stop('SIGTERM'));
     process.on('SIGINT', () => void stop('SIGINT'));

@@ -9,6 +9,12 @@ import net from 'node:net';
 
 /** The fd on which `start` hands the listening socket to the daemon. */
 export const LISTENER_FD = 3;
+/**
+ * Environment variable in which `start` tells the daemon the inode of the socket file it bound.
+ * The daemon cannot stat the path itself: by the time it runs, a racing `start` may have replaced
+ * the file, and it would take the newer daemon's socket for its own.
+ */
+export const LISTENER_INODE_ENV = 'MICRUN_SHIM_LISTENER_INODE';
 
 export class EarlyListener {
   readonly server = net.createServer();
@@ -24,10 +30,11 @@ export class EarlyListener {
   }
 
   /**
-   * Takes over the listening socket `start` passed as `fd` (bound at `socketPath`). Remembers
-   * the path's inode, so that removeSocket never removes a newer daemon's socket.
+   * Takes over the listening socket `start` passed as `fd`, bound at `socketPath` as a file with
+   * inode `inode` (when not given, the path's current inode). Remembering it means removeSocket
+   * never removes a newer daemon's socket.
    */
-  adopt(fd: number, socketPath: string): Promise<void> {
+  adopt(fd: number, socketPath: string, inode?: number): Promise<void> {
     try {
       if (!fstatSync(fd).isSocket()) throw new Error(`fd ${fd} is not a socket`);
     } catch (err) {
@@ -39,7 +46,7 @@ export class EarlyListener {
         this.server.off('error', reject);
         this.socketPath = socketPath;
         try {
-          this.inode = statSync(socketPath).ino;
+          this.inode = inode ?? statSync(socketPath).ino;
         } catch {
           // Already unlinked (a racing `start` judged it stale): nothing of ours to remove later.
           this.socketPath = undefined;
@@ -73,6 +80,25 @@ export class EarlyListener {
     const held = this.held;
     this.held = [];
     for (const socket of held) if (!socket.destroyed) this.server.emit('connection', socket);
+  }
+
+  /**
+   * Whether the socket path still names our socket. It may not: two `start`s that both found a
+   * stale socket can both remove it and bind, and the first one's daemon then listens on a path
+   * nobody can dial any more.
+   */
+  ownsSocket(): boolean {
+    if (!this.socketPath) return false;
+    try {
+      return statSync(this.socketPath).ino === this.inode;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Connections accepted so far and still open (held or handed over). */
+  connectionCount(): Promise<number> {
+    return new Promise((resolve) => this.server.getConnections((err, n) => resolve(err ? 0 : n)));
   }
 
   /**

@@ -4,7 +4,7 @@
 // process non-zero, which closes the socket, so containerd's first call fails and it runs
 // `delete`.
 import type { ShimArgs } from './args';
-import { EarlyListener, LISTENER_FD } from './early-listener';
+import { EarlyListener, LISTENER_FD, LISTENER_INODE_ENV } from './early-listener';
 import { logStartupFailure } from './startup-failure';
 
 export async function serve(args: ShimArgs): Promise<void> {
@@ -12,7 +12,9 @@ export async function serve(args: ShimArgs): Promise<void> {
   const early = new EarlyListener();
   try {
     if (!args.socket) throw new Error('-socket is required for the daemon');
-    await early.adopt(LISTENER_FD, args.socket);
+    const inode = Number(process.env[LISTENER_INODE_ENV]);
+    delete process.env[LISTENER_INODE_ENV]; // ours alone, not for anything the daemon runs
+    await early.adopt(LISTENER_FD, args.socket, Number.isSafeInteger(inode) && inode > 0 ? inode : undefined);
   } catch (err) {
     logStartupFailure(bundle, { id: args.id, namespace: args.namespace }, err);
     process.exit(1);

@@ -11,12 +11,12 @@
 // its reason to the bundle's log fifo and exits, and containerd's first call then fails.
 // Imports node built-ins and the config loader only: it runs on every container start.
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { loadConfig } from '../config';
 import { SERVE_ACTION, type ShimArgs } from './args';
-import { LISTENER_FD } from './early-listener';
+import { LISTENER_FD, LISTENER_INODE_ENV } from './early-listener';
 import { groupId, socketPath, socketRoot, toAddress } from './socket-address';
 
 const DIAL_TIMEOUT_MS = 1_000;
@@ -49,7 +49,7 @@ export async function runStart(args: ShimArgs, env: NodeJS.ProcessEnv = process.
       throw new Error(`cannot listen on ${socket}: ${(err as Error).message}`);
     }
     try {
-      spawnDaemon(args, bundle, socket, listenerFd(listener), env);
+      spawnDaemon(args, bundle, socket, listenerFd(listener), { ...env, [LISTENER_INODE_ENV]: String(statSync(socket).ino) });
     } catch (err) {
       listener.close(); // unlinks the socket file: nobody will serve it
       throw err;

@@ -5,6 +5,7 @@
 // containerd's log, SIGTERM leaving the instance for `delete`, and a pod served by one daemon.
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readlinkSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -160,6 +161,26 @@ describe('one-shot actions', () => {
     for (const pid of daemonsIn(socketDir)) {
       process.kill(pid, 'SIGTERM');
       await waitFor(() => !isAlive(pid), { what: 'daemon exit' });
+    }
+  });
+
+  test('a daemon whose socket path was taken over before anyone connected ends by itself', async () => {
+    // Two starts that both found a stale socket may both remove it and bind: the first daemon
+    // then listens on a path nobody can dial. It must not idle forever.
+    const b = fakeBundle('taken');
+    const r = await shim([...flags('taken'), 'start'], { cwd: b, env });
+    expect(r.code, r.stderr).toBe(0);
+    const sock = r.stdout.slice('unix://'.length);
+    const pid = daemonsIn(socketDir).find((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes('taken'));
+    expect(pid).toBeDefined();
+    rmSync(sock);
+    const newer = net.createServer();
+    await new Promise<void>((resolve) => newer.listen(sock, resolve));
+    try {
+      await waitFor(() => !isAlive(pid!), { what: 'the unreachable daemon to exit', timeoutMs: 10_000 });
+      expect(existsSync(sock)).toBe(true); // the newer socket is not ours to remove
+    } finally {
+      await new Promise((resolve) => newer.close(resolve));
     }
   });
 

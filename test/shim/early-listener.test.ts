@@ -82,3 +82,30 @@ test('adopt refuses an fd that is not a socket, naming the fd', async () => {
     closeSync(fd);
   }
 });
+
+test('ownsSocket is false once the path names another socket or nothing', async () => {
+  const socket = path.join(dir, 's');
+  const early = new EarlyListener();
+  await early.listen(socket);
+  expect(early.ownsSocket()).toBe(true);
+  unlinkSync(socket);
+  expect(early.ownsSocket()).toBe(false);
+  const newer = net.createServer();
+  await new Promise<void>((r) => newer.listen(socket, r));
+  expect(early.ownsSocket()).toBe(false);
+  await new Promise((r) => newer.close(r));
+  early.server.close();
+});
+
+test('connectionCount counts the connections held before the hand-over', async () => {
+  const socket = path.join(dir, 's');
+  const early = new EarlyListener();
+  await early.listen(socket);
+  expect(await early.connectionCount()).toBe(0);
+  const c = net.connect(socket);
+  await new Promise((r) => c.once('connect', r));
+  await new Promise((r) => setTimeout(r, 50));
+  expect(await early.connectionCount()).toBe(1);
+  c.destroy();
+  await new Promise((r) => early.server.close(r));
+});

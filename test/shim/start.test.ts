@@ -97,6 +97,13 @@ describe('runStart before any daemon is spawned', () => {
     expect(existsSync(path.join(b, 'address'))).toBe(false);
   });
 
+  test('a bundle that cannot take the address file fails start before a socket is bound', async () => {
+    const root = path.join(dir, 's');
+    const gone = path.join(dir, 'no-such-bundle');
+    await expect(runStart(args('c4', gone), { MICRUN_SHIM_SOCKET_DIR: root })).rejects.toThrow(/address/);
+    expect(readdirSync(root)).toEqual([]);
+  });
+
   test('an invalid config.json fails start before a socket is bound', async () => {
     const root = path.join(dir, 's');
     const b = bundle('c3', 'not json');
