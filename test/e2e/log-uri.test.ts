@@ -85,7 +85,9 @@ describe('ctr run --log-uri', () => {
   test('binary:// starts the logging binary with fds 3/4/5, query args and only CONTAINER_ID/CONTAINER_NAMESPACE; it gets the banner and stops after the task', async () => {
     const prefix = path.join(work, 'bin-logger');
     const id = 'log-binary';
-    const uri = `binary://${LOGGER}?out=${encodeURIComponent(prefix)}&mode=normal`;
+    // Shaped like nerdctl's log driver URI (binary:///usr/local/bin/nerdctl?_NERDCTL_INTERNAL_LOGGING=<dir>).
+    const nerdctlKey = '_NERDCTL_INTERNAL_LOGGING';
+    const uri = `binary://${LOGGER}?${nerdctlKey}=${encodeURIComponent('/var/lib/nerdctl/1935db59')}&out=${encodeURIComponent(prefix)}&mode=normal`;
     const r = await ctd.ctr(['run', '-d', '--runtime', RUNTIME, '--log-uri', uri, IMAGES.echo, id]);
     expect(r.code, r.stderr).toBe(0);
     await waitFor(() => {
@@ -98,7 +100,7 @@ describe('ctr run --log-uri', () => {
 
     const environ = readFileSync(`${prefix}.environ`, 'utf8').split('\0').filter(Boolean).sort();
     expect(environ).toEqual([`CONTAINER_ID=${id}`, 'CONTAINER_NAMESPACE=default']);
-    expect(readFileSync(`${prefix}.argv`, 'utf8').trim().split('\n')).toEqual([LOGGER, 'out', prefix, 'mode', 'normal']);
+    expect(readFileSync(`${prefix}.argv`, 'utf8').trim().split('\n')).toEqual([LOGGER, nerdctlKey, '/var/lib/nerdctl/1935db59', 'out', prefix, 'mode', 'normal']);
     const starts = readFileSync(`${prefix}.starts`, 'utf8').trim().split('\n').map(Number);
     expect(starts).toHaveLength(1);
     const loggerPid = starts[0]!;
