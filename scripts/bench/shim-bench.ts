@@ -4,7 +4,10 @@
 // (echo and exit-0 firmware) and a busybox image for runc, runs the sections of ctr-bench.ts
 // and daemon-bench.ts, and writes one JSON object. A section that fails records its error and
 // the others still run. Sizes come from the environment (defaults in RUNS below).
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// Time budget: BENCH_TIMEOUT_MS (default 8 min) — sections that would start after it are skipped,
+// and a run still going a minute past it (or a SIGINT/SIGTERM) is cleaned up and ended: shim
+// daemons of this run (found by PID through their socket paths), containerd, micad-sim.
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { distDir, startContainerd, type Containerd } from '../../test/e2e/harness/containerd';
@@ -23,6 +26,7 @@ const RUNS = {
   cycles: num('BENCH_CYCLES', 200),
 };
 const ONLY = process.env.BENCH_ONLY?.split(',');
+const BUDGET_MS = num('BENCH_TIMEOUT_MS', 8 * 60_000);
 
 const IMAGES: CtrBenchImages = {
   echo: 'docker.io/micrun-bench/echo:latest',
@@ -37,6 +41,22 @@ async function main(): Promise<void> {
   const result: Record<string, unknown> = { runs: RUNS };
   let sim: MicadSim | undefined;
   let ctd: Containerd | undefined;
+  const deadline = Date.now() + BUDGET_MS;
+  let cleaning: Promise<void> | undefined;
+  const cleanup = () =>
+    (cleaning ??= (async () => {
+      for (const pid of shimDaemons([work, ctd?.shimSocketDir].filter((d): d is string => !!d))) process.kill(pid, 'SIGKILL');
+      await ctd?.destroy().catch(() => {});
+      await sim?.stop().catch(() => {});
+      rmSync(work, { recursive: true, force: true });
+    })());
+  const abort = (why: string) => {
+    process.stderr.write(`shim-bench: ${why}; cleaning up\n`);
+    void cleanup().finally(() => process.exit(1));
+  };
+  process.once('SIGINT', () => abort('SIGINT'));
+  process.once('SIGTERM', () => abort('SIGTERM'));
+  setTimeout(() => abort(`still running 60 s past the ${BUDGET_MS} ms budget`), BUDGET_MS + 60_000).unref();
   try {
     sim = await startMicadSim();
     ctd = await startContainerd({ env: { MICRUN_MICA_SOCKET_DIR: sim.socketDir, MICRUN_STATE_DIR: path.join(work, 'state') } });
@@ -60,6 +80,10 @@ async function main(): Promise<void> {
     ];
     for (const [name, fn] of sections) {
       if (ONLY && !ONLY.includes(name)) continue;
+      if (Date.now() > deadline) {
+        result[name] = { error: `skipped: the ${BUDGET_MS} ms budget (BENCH_TIMEOUT_MS) is used up` };
+        continue;
+      }
       const t0 = Date.now();
       process.stderr.write(`bench: ${name}…\n`);
       try {
@@ -70,11 +94,24 @@ async function main(): Promise<void> {
       process.stderr.write(`bench: ${name} done in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
     }
   } finally {
-    await ctd?.destroy().catch(() => {});
-    await sim?.stop().catch(() => {});
-    rmSync(work, { recursive: true, force: true });
+    await cleanup();
   }
   writeFileSync(out, JSON.stringify(result, null, 2));
+}
+
+/** PIDs of shim daemons whose command line names a path under one of `dirs`. */
+function shimDaemons(dirs: string[]): number[] {
+  return readdirSync('/proc')
+    .filter((e) => /^\d+$/.test(e))
+    .filter((e) => {
+      try {
+        const cmd = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
+        return cmd.includes('serve') && cmd.some((a) => dirs.some((d) => a.startsWith(d)));
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
 }
 
 async function importImages(ctd: Containerd, work: string): Promise<void> {

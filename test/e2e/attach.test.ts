@@ -2,7 +2,7 @@
 // delivers the bytes and the EOF (ctr's CloseIO) does not stop the RTOS; a detached task keeps
 // its console flowing for a later `ctr task attach`, which can come and go more than once.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, constants, mkdtempSync, openSync, readdirSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -30,10 +30,25 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const child of started) await stopChild(child, 2_000);
+  if (ctd) killLeftoverDaemons();
   await ctd?.destroy();
   await sim?.stop();
   rmSync(work, { recursive: true, force: true });
 });
+
+/** Shim daemons a failed test left behind (tasks never deleted), stopped by PID; they are
+ * found by their socket path under this containerd's shim socket dir. */
+function killLeftoverDaemons(): void {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (cmd.includes('serve') && cmd.some((a) => a.startsWith(ctd.shimSocketDir))) process.kill(Number(entry), 'SIGKILL');
+    } catch {
+      // exited while we looked
+    }
+  }
+}
 
 /** A ctr process with piped stdio, its output collected. stdin stays open until endInput(). */
 interface Client {

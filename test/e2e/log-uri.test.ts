@@ -33,10 +33,25 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  if (ctd) killLeftoverDaemons();
   await ctd?.destroy();
   await sim?.stop();
   rmSync(work, { recursive: true, force: true });
 });
+
+/** Shim daemons a failed test left behind (tasks never deleted), stopped by PID; they are
+ * found by their socket path under this containerd's shim socket dir. */
+function killLeftoverDaemons(): void {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (cmd.includes('serve') && cmd.some((a) => a.startsWith(ctd.shimSocketDir))) process.kill(Number(entry), 'SIGKILL');
+    } catch {
+      // exited while we looked
+    }
+  }
+}
 
 const instanceGone = (id: string) => readdirSync(sim.socketDir).every((f) => f !== `${id}.socket`);
 
