@@ -71,7 +71,12 @@ await build({
   logLevel: 'warning',
 });
 const shimJson = path.join(bundleDir, 'shim.json');
-await runNode([bundle, shimJson]);
+try {
+  await runNode([bundle, shimJson]);
+} catch (err) {
+  console.error(`shim benchmarks failed: ${err.message} (see the lines above); nothing written`);
+  process.exit(1);
+}
 Object.assign(result, JSON.parse(readFileSync(shimJson, 'utf8')));
 result.totalSeconds = Math.round((Date.now() - t0) / 1000);
 
