@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync, symlinkSync, existsSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { mountsUnder, stopShimDaemons } from './leftovers';
 import { run, stopChild, waitFor, type RunResult } from './processes';
 
 export const repoRoot = path.resolve(__dirname, '../../..');
@@ -36,7 +37,11 @@ export interface Containerd {
   ctr(args: readonly string[], opts?: { input?: string; timeoutMs?: number; namespace?: string }): Promise<RunResult>;
   /** Stops containerd (SIGTERM, then SIGKILL) but leaves its directories. */
   stop(): Promise<void>;
-  /** Stops containerd, then removes its directories. */
+  /**
+   * Stops containerd, then the shim daemons of its shim socket dir (by PID: a failed test may
+   * have left tasks that were never deleted), unmounts what is still mounted below its dir and
+   * removes the dir.
+   */
   destroy(): Promise<void>;
   log(): string;
 }
@@ -125,10 +130,19 @@ export async function startContainerd(opts: ContainerdOptions = {}): Promise<Con
     stop,
     async destroy() {
       await stop();
-      // Bundles may still hold rootfs mounts if a test failed half-way; unmount before removing.
-      await run('sh', ['-c', `grep -o " ${dir}[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l`]);
+      // After containerd: with containerd still up, a dying shim makes it run `delete` and
+      // publish exits while we tear down.
+      await stopShimDaemons(shimSocketDir);
+      // Bundles may still hold rootfs mounts if a test failed half-way; deepest first.
+      for (const mountPoint of mountsUnder(dir).sort().reverse()) await run('umount', ['-l', mountPoint]);
       rmSync(dir, { recursive: true, force: true });
     },
     log: () => readFileSync(logPath, 'utf8'),
   };
+}
+
+/** A task's STATUS column in `ctr task ls` (RUNNING, STOPPED, PAUSED, …); undefined when not listed. */
+export async function taskStatus(ctd: Containerd, id: string, namespace?: string): Promise<string | undefined> {
+  const ls = await ctd.ctr(['task', 'ls'], { namespace });
+  return ls.stdout.split('\n').find((l) => l.split(/\s+/)[0] === id)?.trim().split(/\s+/)[2];
 }

@@ -1,6 +1,7 @@
 // Child processes started by e2e tests: spawned with their output captured, stopped by PID
 // (never by name), so a test never touches processes it did not start.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 export interface RunResult {
   code: number | null;
@@ -45,13 +46,22 @@ export async function stopChild(child: ChildProcess, graceMs = 5_000): Promise<v
   clearTimeout(timer);
 }
 
-/** True while a process with this PID exists. */
+/**
+ * True while a process with this PID runs. A zombie counts as gone: it has exited, and processes
+ * that were reparented (shim daemons run in their own session) stay zombies until their new
+ * parent reaps them, which on this machine may be never.
+ */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false; // gone between the two looks
   }
 }
 
