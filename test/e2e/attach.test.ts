@@ -2,13 +2,15 @@
 // delivers the bytes and the EOF (ctr's CloseIO) does not stop the RTOS; a detached task keeps
 // its console flowing for a later `ctr task attach`, which can come and go more than once.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, constants, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, mkdtempSync, openSync, readdirSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { distDir, startContainerd, type Containerd } from './harness/containerd';
+import { startContainerd, taskStatus as ctrTaskStatus, type Containerd } from './harness/containerd';
+import { importFirmwareImage } from './harness/firmware-image';
+import { micadInstances } from './harness/leftovers';
 import { firmwarePath, startMicadSim, type MicadSim } from './harness/micad-sim';
-import { run, stopChild, waitFor } from './harness/processes';
+import { stopChild, waitFor } from './harness/processes';
 
 const RUNTIME = 'io.containerd.mica.v2';
 const ECHO = 'docker.io/micrun-test/echo:attach';
@@ -21,34 +23,15 @@ const started: ChildProcess[] = [];
 beforeAll(async () => {
   sim = await startMicadSim();
   ctd = await startContainerd({ env: { MICRUN_MICA_SOCKET_DIR: sim.socketDir, MICRUN_STATE_DIR: path.join(work, 'state') } });
-  const archive = path.join(work, 'echo.tar');
-  const built = await run(process.execPath, [path.join(distDir, 'micrun.js'), 'image', 'build', '--firmware', firmwarePath('echo'), '--name', ECHO, '-o', archive]);
-  expect(built.code, built.stderr).toBe(0);
-  const imported = await ctd.ctr(['image', 'import', archive]);
-  expect(imported.code, imported.stderr).toBe(0);
+  await importFirmwareImage(ctd, firmwarePath('echo'), ECHO);
 });
 
 afterAll(async () => {
   for (const child of started) await stopChild(child, 2_000);
-  if (ctd) killLeftoverDaemons();
   await ctd?.destroy();
   await sim?.stop();
   rmSync(work, { recursive: true, force: true });
 });
-
-/** Shim daemons a failed test left behind (tasks never deleted), stopped by PID; they are
- * found by their socket path under this containerd's shim socket dir. */
-function killLeftoverDaemons(): void {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (cmd.includes('serve') && cmd.some((a) => a.startsWith(ctd.shimSocketDir))) process.kill(Number(entry), 'SIGKILL');
-    } catch {
-      // exited while we looked
-    }
-  }
-}
 
 /** A ctr process with piped stdio, its output collected. stdin stays open until endInput(). */
 interface Client {
@@ -84,11 +67,6 @@ function ctr(args: string[]): Client {
   };
 }
 
-async function taskStatus(id: string): Promise<string | undefined> {
-  const ls = await ctd.ctr(['task', 'ls']);
-  return ls.stdout.split('\n').find((l) => l.split(/\s+/)[0] === id)?.trim().split(/\s+/)[2];
-}
-
 /** The fifo ctr created for a container under --fifo-dir (<fifoDir>/<random>/<name>). */
 function findFifo(name: string): string {
   for (const dir of readdirSync(fifoDir)) {
@@ -97,7 +75,8 @@ function findFifo(name: string): string {
   throw new Error(`no fifo ${name} under ${fifoDir}`);
 }
 
-const instanceGone = (id: string) => readdirSync(sim.socketDir).every((f) => f !== `${id}.socket`);
+const instanceGone = (id: string) => !micadInstances(sim.socketDir).includes(`${id}.socket`);
+const taskStatus = (id: string) => ctrTaskStatus(ctd, id);
 
 describe('stdin EOF and attach without a terminal', () => {
   test('echo hi | ctr run: the bytes arrive, EOF does not stop the task, only kill does', async () => {

@@ -13,9 +13,11 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createMicaClient } from '../../src/mica/client';
 import type { MicaClient } from '../../src/mica/types';
 import { connectCri, CriError, hostNetworkPod, type CriClient } from './harness/cri';
-import { distDir, repoRoot, startContainerd, type Containerd } from './harness/containerd';
+import { repoRoot, startContainerd, type Containerd } from './harness/containerd';
+import { importFirmwareImage } from './harness/firmware-image';
+import { micadInstances, mountsUnder, qemuChildren as leftoverQemu, shimDaemons as leftoverShimDaemons } from './harness/leftovers';
 import { firmwarePath, startMicadSim, type MicadSim } from './harness/micad-sim';
-import { isAlive, run, waitFor } from './harness/processes';
+import { isAlive, waitFor } from './harness/processes';
 
 const NS = 'k8s.io';
 const PAUSE = 'registry.k8s.io/pause:micrun-e2e';
@@ -58,14 +60,6 @@ function criConfig(): string {
   ].join('\n');
 }
 
-async function buildAndImport(firmware: string, name: string): Promise<void> {
-  const archive = path.join(work, `${name.replace(/[^a-z0-9]/gi, '_')}.tar`);
-  const built = await run(process.execPath, [path.join(distDir, 'micrun.js'), 'image', 'build', '--firmware', firmware, '--name', name, '-o', archive]);
-  expect(built.code, built.stderr).toBe(0);
-  const imported = await ctd.ctr(['image', 'import', archive], { namespace: NS });
-  expect(imported.code, imported.stderr).toBe(0);
-}
-
 beforeAll(async () => {
   sim = await startMicadSim();
   ctd = await startContainerd({
@@ -74,8 +68,8 @@ beforeAll(async () => {
     env: { MICRUN_MICA_SOCKET_DIR: sim.socketDir, MICRUN_STATE_DIR: stateDir },
   });
   // The pause image is never started by micrun: any ELF makes a valid image of it.
-  await buildAndImport('/bin/busybox', PAUSE);
-  await buildAndImport(firmwarePath('echo'), ECHO);
+  await importFirmwareImage(ctd, '/bin/busybox', PAUSE, { namespace: NS });
+  await importFirmwareImage(ctd, firmwarePath('echo'), ECHO, { namespace: NS });
   cri = connectCri(ctd.address);
   mica = createMicaClient({ socketDir: sim.socketDir, timeoutMs: 5_000 });
   // CRI learns about imported images from containerd's image events: wait until it sees both.
@@ -104,39 +98,11 @@ afterAll(async () => {
 // What is left on the machine
 
 /** micad-sim's instances (their per-instance sockets). */
-const instances = () => readdirSync(sim.socketDir).filter((f) => f.endsWith('.socket') && f !== 'mica-create.socket');
-
+const instances = () => micadInstances(sim.socketDir);
 /** PIDs of shim daemons serving this containerd. */
-function shimDaemons(): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (cmd.includes('serve') && cmd.some((a) => a.startsWith(ctd.shimSocketDir))) pids.push(Number(entry));
-    } catch {
-      // exited while we looked
-    }
-  }
-  return pids;
-}
-
+const shimDaemons = () => leftoverShimDaemons(ctd.shimSocketDir);
 /** QEMU processes micad-sim started (its children). */
-function qemuChildren(): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const status = readFileSync(`/proc/${entry}/status`, 'utf8');
-      if (new RegExp(`^PPid:\\s+${sim.pid}$`, 'm').test(status) && /^Name:\s+qemu/m.test(status)) pids.push(Number(entry));
-    } catch {
-      // exited while we looked
-    }
-  }
-  return pids;
-}
-
-const mountsUnder = (dir: string) => readFileSync('/proc/self/mounts', 'utf8').split('\n').filter((l) => l.split(' ')[1]?.startsWith(dir));
+const qemuChildren = () => leftoverQemu(sim.pid);
 const shimSockets = () => {
   try {
     return readdirSync(ctd.shimSocketDir);

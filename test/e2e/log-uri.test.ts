@@ -2,13 +2,15 @@
 // file, binary:// starts a logging binary with containerd's contract (fds 3/4 = stdout/stderr
 // read ends, fd 5 = ready, argv from the query, environment of only CONTAINER_ID and
 // CONTAINER_NAMESPACE) — what nerdctl's log driver relies on and the Go micrun never did.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { distDir, repoRoot, startContainerd, type Containerd } from './harness/containerd';
+import { repoRoot, startContainerd, taskStatus as ctrTaskStatus, type Containerd } from './harness/containerd';
+import { importFirmwareImage } from './harness/firmware-image';
+import { micadInstances } from './harness/leftovers';
 import { firmwarePath, startMicadSim, type MicadSim } from './harness/micad-sim';
-import { isAlive, run, waitFor } from './harness/processes';
+import { isAlive, waitFor } from './harness/processes';
 
 const RUNTIME = 'io.containerd.mica.v2';
 const IMAGES = { echo: 'docker.io/micrun-test/echo:log', exit3: 'docker.io/micrun-test/exit-3:log' };
@@ -17,48 +19,22 @@ const work = mkdtempSync(path.join(tmpdir(), 'micrun-log-e2e-'));
 let sim: MicadSim;
 let ctd: Containerd;
 
-async function importImage(firmware: string, name: string): Promise<void> {
-  const archive = path.join(work, `${path.basename(firmware)}.tar`);
-  const built = await run(process.execPath, [path.join(distDir, 'micrun.js'), 'image', 'build', '--firmware', firmware, '--name', name, '-o', archive]);
-  expect(built.code, built.stderr).toBe(0);
-  const imported = await ctd.ctr(['image', 'import', archive]);
-  expect(imported.code, imported.stderr).toBe(0);
-}
-
 beforeAll(async () => {
   sim = await startMicadSim();
   ctd = await startContainerd({ env: { MICRUN_MICA_SOCKET_DIR: sim.socketDir, MICRUN_STATE_DIR: path.join(work, 'state') } });
-  await importImage(firmwarePath('echo'), IMAGES.echo);
-  await importImage(firmwarePath('exit-3'), IMAGES.exit3);
+  await importFirmwareImage(ctd, firmwarePath('echo'), IMAGES.echo);
+  await importFirmwareImage(ctd, firmwarePath('exit-3'), IMAGES.exit3);
 });
 
 afterAll(async () => {
-  if (ctd) killLeftoverDaemons();
   await ctd?.destroy();
   await sim?.stop();
   rmSync(work, { recursive: true, force: true });
 });
 
-/** Shim daemons a failed test left behind (tasks never deleted), stopped by PID; they are
- * found by their socket path under this containerd's shim socket dir. */
-function killLeftoverDaemons(): void {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (cmd.includes('serve') && cmd.some((a) => a.startsWith(ctd.shimSocketDir))) process.kill(Number(entry), 'SIGKILL');
-    } catch {
-      // exited while we looked
-    }
-  }
-}
+const instanceGone = (id: string) => !micadInstances(sim.socketDir).includes(`${id}.socket`);
 
-const instanceGone = (id: string) => readdirSync(sim.socketDir).every((f) => f !== `${id}.socket`);
-
-async function taskStatus(id: string): Promise<string | undefined> {
-  const ls = await ctd.ctr(['task', 'ls']);
-  return ls.stdout.split('\n').find((l) => l.split(/\s+/)[0] === id)?.trim().split(/\s+/)[2];
-}
+const taskStatus = (id: string) => ctrTaskStatus(ctd, id);
 
 async function killAndDelete(id: string): Promise<void> {
   expect((await ctd.ctr(['task', 'kill', id])).code).toBe(0);

@@ -4,7 +4,7 @@
 // `-info`, `-v`, usage errors, the event order containerd receives, the daemon's log in
 // containerd's log, SIGTERM leaving the instance for `delete`, and a pod served by one daemon.
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readlinkSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readlinkSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,6 +13,8 @@ import { containerd } from '../../src/proto';
 import { socketPath } from '../../src/shim/socket-address';
 import { TtrpcClient } from '../../src/ttrpc';
 import { distDir, startContainerd, type Containerd } from './harness/containerd';
+import { importFirmwareImage } from './harness/firmware-image';
+import { micadInstances, shimDaemons, stopShimDaemons } from './harness/leftovers';
 import { firmwarePath, startMicadSim, type MicadSim } from './harness/micad-sim';
 import { isAlive, run, stopChild, waitFor } from './harness/processes';
 
@@ -28,35 +30,18 @@ let ctd: Containerd;
 beforeAll(async () => {
   sim = await startMicadSim();
   ctd = await startContainerd({ env: { MICRUN_MICA_SOCKET_DIR: sim.socketDir, MICRUN_STATE_DIR: stateDir } });
-  for (const [fw, name] of [['echo', ECHO], ['exit-3', EXIT3]] as const) {
-    const archive = path.join(work, `${fw}.tar`);
-    const built = await run(process.execPath, [path.join(distDir, 'micrun.js'), 'image', 'build', '--firmware', firmwarePath(fw), '--name', name, '-o', archive]);
-    expect(built.code, built.stderr).toBe(0);
-    expect((await ctd.ctr(['image', 'import', archive])).code).toBe(0);
-  }
+  for (const [fw, name] of [['echo', ECHO], ['exit-3', EXIT3]] as const) await importFirmwareImage(ctd, firmwarePath(fw), name);
 });
 
 afterAll(async () => {
   await ctd?.destroy();
+  // Daemons the tests below start without containerd, on socket dirs of their own.
+  for (const dir of ['s', 's2', 's3']) await stopShimDaemons(path.join(work, dir));
   await sim?.stop();
   rmSync(work, { recursive: true, force: true });
 });
 
-const instances = () => readdirSync(sim.socketDir).filter((f) => f.endsWith('.socket') && f !== 'mica-create.socket');
-
-function daemonsIn(socketDir: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (cmd.includes('serve') && cmd.some((a) => a.startsWith(socketDir))) pids.push(Number(entry));
-    } catch {
-      // gone
-    }
-  }
-  return pids;
-}
+const instances = () => micadInstances(sim.socketDir);
 
 /** A bundle like containerd's: config.json with annotations, and a log fifo read by us. */
 function fakeBundle(id: string, annotations: Record<string, string> = {}): string {
@@ -99,7 +84,7 @@ describe('one-shot actions', () => {
     const sock = expected.slice('unix://'.length);
     expect(statSync(sock).mode & 0o777).toBe(0o600);
     expect(statSync(socketDir).mode & 0o777).toBe(0o700);
-    const daemons = daemonsIn(socketDir);
+    const daemons = shimDaemons(socketDir);
     expect(daemons).toHaveLength(1);
     // Never containerd's pipes: stdio is /dev/null, and the daemon leads its own session.
     for (const fd of [0, 1, 2]) expect(readlinkSync(`/proc/${daemons[0]}/fd/${fd}`)).toBe('/dev/null');
@@ -108,7 +93,7 @@ describe('one-shot actions', () => {
     expect(Number(fields[3])).toBe(daemons[0]); // session id == its own pid (setsid)
     const again = await shim([...flags('one'), 'start'], { cwd: b, env });
     expect(again.stdout).toBe(expected);
-    expect(daemonsIn(socketDir)).toEqual(daemons);
+    expect(shimDaemons(socketDir)).toEqual(daemons);
     // The socket `start` bound is the one the daemon serves (handed over as fd 3).
     const client = await TtrpcClient.connect(sock);
     const err = await client.call('containerd.task.v2.Task', 'NoSuchMethod', new Uint8Array(), { timeoutMs: 10_000 }).then(
@@ -132,7 +117,7 @@ describe('one-shot actions', () => {
     expect(existsSync(sock)).toBe(true);
     const r = await shim([...flags('stale'), 'start'], { cwd: b, env });
     expect(r.code, r.stderr).toBe(0);
-    const [pid] = daemonsIn(socketDir);
+    const [pid] = shimDaemons(socketDir);
     expect(pid).toBeDefined();
     process.kill(pid!, 'SIGTERM');
     await waitFor(() => !isAlive(pid!), { what: 'daemon exit' });
@@ -146,7 +131,7 @@ describe('one-shot actions', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/socket_dri/);
-    expect(daemonsIn(socketDir)).toEqual([]);
+    expect(shimDaemons(socketDir)).toEqual([]);
     expect(existsSync(socketPath(socketDir, '/run/x/containerd.sock', 'ns1', 'badcfg'))).toBe(false);
     expect(existsSync(path.join(b, 'address'))).toBe(false);
   });
@@ -158,7 +143,7 @@ describe('one-shot actions', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(`unix://${socketPath(socketDir, '/run/x/containerd.sock', 'ns1', 'no-spec')}`);
-    for (const pid of daemonsIn(socketDir)) {
+    for (const pid of shimDaemons(socketDir)) {
       process.kill(pid, 'SIGTERM');
       await waitFor(() => !isAlive(pid), { what: 'daemon exit' });
     }
@@ -171,7 +156,7 @@ describe('one-shot actions', () => {
     const r = await shim([...flags('taken'), 'start'], { cwd: b, env });
     expect(r.code, r.stderr).toBe(0);
     const sock = r.stdout.slice('unix://'.length);
-    const pid = daemonsIn(socketDir).find((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes('taken'));
+    const [pid] = shimDaemons(socketDir, 'taken');
     expect(pid).toBeDefined();
     rmSync(sock);
     const newer = net.createServer();
@@ -189,7 +174,7 @@ describe('one-shot actions', () => {
     const b = fakeBundle('app-in-pod', pod);
     const r = await shim([...flags('app-in-pod'), 'start'], { cwd: b, env });
     expect(r.stdout).toBe(`unix://${socketPath(socketDir, '/run/x/containerd.sock', 'ns1', 'podX')}`);
-    for (const pid of daemonsIn(socketDir)) {
+    for (const pid of shimDaemons(socketDir)) {
       process.kill(pid, 'SIGTERM');
       await waitFor(() => !isAlive(pid), { what: 'daemon exit' });
     }
@@ -205,7 +190,7 @@ describe('one-shot actions', () => {
       expect(r.stdout).toBe(expected);
     }
     await new Promise((r) => setTimeout(r, 300)); // losers' daemons have exited by now
-    const daemons = daemonsIn(socketDir);
+    const daemons = shimDaemons(socketDir);
     expect(daemons).toHaveLength(1);
     process.kill(daemons[0]!, 'SIGTERM');
     await waitFor(() => !isAlive(daemons[0]!), { what: 'daemon exit' });
@@ -253,7 +238,7 @@ describe('daemon without containerd (driven over ttrpc)', () => {
     await call('Create', T.CreateTaskRequest, { id, bundle: b });
     await call('Start', T.StartRequest, { id });
     client.close();
-    const [pid] = daemonsIn(socketDir);
+    const [pid] = shimDaemons(socketDir);
     process.kill(pid!, 'SIGTERM');
     await waitFor(() => !isAlive(pid!), { what: 'daemon exit on SIGTERM' });
     expect(instances()).toEqual([`${id}.socket`]); // the RTOS keeps running: our exit is not its exit
@@ -291,7 +276,7 @@ describe('daemon without containerd (driven over ttrpc)', () => {
     // The daemon serves nothing, so Shutdown ends it.
     await client.call('containerd.task.v2.Task', 'Shutdown', T.ShutdownRequest.encode({ id }).finish(), { timeoutMs: 5_000 });
     client.close();
-    await waitFor(() => daemonsIn(socketDir).length === 0, { what: 'daemon exit after Shutdown' });
+    await waitFor(() => shimDaemons(socketDir).length === 0, { what: 'daemon exit after Shutdown' });
   });
 });
 
@@ -339,16 +324,7 @@ describe('under containerd', () => {
       what: "the daemon's reason in containerd's log",
       timeoutMs: 10_000,
     });
-    const daemonOf = () =>
-      readdirSync('/proc').filter((e) => {
-        try {
-          const cmd = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
-          return cmd.includes('serve') && cmd.includes(id);
-        } catch {
-          return false;
-        }
-      });
-    await waitFor(() => daemonOf().length === 0, { what: 'no daemon left' });
+    await waitFor(() => shimDaemons(ctd.shimSocketDir, id).length === 0, { what: 'no daemon left' });
     expect(existsSync(socketPath(ctd.shimSocketDir, ctd.address, 'default', id))).toBe(false);
     expect((await ctd.ctr(['task', 'ls'])).stdout).not.toMatch(new RegExp(`^${id} `, 'm'));
     expect((await ctd.ctr(['container', 'ls', '-q'])).stdout.split('\n')).not.toContain(id);
@@ -358,7 +334,7 @@ describe('under containerd', () => {
 
   test("the daemon's OOM score is containerd's + 1", async () => {
     expect((await ctd.ctr(['run', '-d', '--runtime', RUNTIME, ECHO, 'oom1'])).code).toBe(0);
-    const [pid] = daemonsIn(ctd.shimSocketDir);
+    const [pid] = shimDaemons(ctd.shimSocketDir);
     const score = (p: number) => Number(readFileSync(`/proc/${p}/oom_score_adj`, 'utf8'));
     expect(score(pid!)).toBe(Math.min(1000, score(ctd.pid) + 1));
     expect((await ctd.ctr(['task', 'kill', '-s', 'SIGKILL', 'oom1'])).code).toBe(0);
@@ -381,8 +357,8 @@ describe('under containerd', () => {
     const r = await ctd.ctr(['run', '-d', '--runtime', RUNTIME, ...app, ECHO, 'pod-a-app']);
     expect(r.code, r.stderr).toBe(0);
     expect(instances()).toEqual(['pod-a-app.socket']);
-    expect(daemonsIn(ctd.shimSocketDir)).toHaveLength(1);
-    const [pid] = daemonsIn(ctd.shimSocketDir);
+    expect(shimDaemons(ctd.shimSocketDir)).toHaveLength(1);
+    const [pid] = shimDaemons(ctd.shimSocketDir);
     for (const id of ['pod-a-app', 'pod-a']) {
       expect((await ctd.ctr(['task', 'kill', id])).code).toBe(0);
       await waitFor(async () => (await ctd.ctr(['task', 'ls'])).stdout.split('\n').some((l) => l.startsWith(`${id} `) && l.includes('STOPPED')), { what: `${id} STOPPED`, timeoutMs: 10_000 });

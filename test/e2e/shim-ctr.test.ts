@@ -2,13 +2,15 @@
 // qemu-system-arm: run to completion, detached lifecycle, stdin, many containers, and a firmware
 // lookup failure that must leave nothing behind.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { distDir, startContainerd, type Containerd } from './harness/containerd';
+import { startContainerd, taskStatus as ctrTaskStatus, type Containerd } from './harness/containerd';
+import { importFirmwareImage } from './harness/firmware-image';
+import { micadInstances, shimDaemons as leftoverShimDaemons } from './harness/leftovers';
 import { firmwarePath, startMicadSim, type MicadSim } from './harness/micad-sim';
-import { run, waitFor } from './harness/processes';
+import { waitFor } from './harness/processes';
 
 const RUNTIME = 'io.containerd.mica.v2';
 const work = mkdtempSync(path.join(tmpdir(), 'micrun-shim-e2e-'));
@@ -22,19 +24,11 @@ const IMAGES = {
   nofw: 'docker.io/micrun-test/no-firmware:e2e',
 };
 
-async function buildImage(firmware: string, name: string, extra: string[] = []): Promise<void> {
-  const archive = path.join(work, `${name.replace(/[^a-z0-9]/gi, '_')}.tar`);
-  const built = await run(process.execPath, [path.join(distDir, 'micrun.js'), 'image', 'build', '--firmware', firmware, '--name', name, '-o', archive, ...extra]);
-  expect(built.code, built.stderr).toBe(0);
-  const imported = await ctd.ctr(['image', 'import', archive]);
-  expect(imported.code, imported.stderr).toBe(0);
-}
-
 beforeAll(async () => {
   sim = await startMicadSim();
   ctd = await startContainerd({ env: { MICRUN_MICA_SOCKET_DIR: sim.socketDir, MICRUN_STATE_DIR: stateDir } });
-  await buildImage(firmwarePath('echo'), IMAGES.echo);
-  await buildImage(firmwarePath('exit-3'), IMAGES.exit3);
+  await importFirmwareImage(ctd, firmwarePath('echo'), IMAGES.echo);
+  await importFirmwareImage(ctd, firmwarePath('exit-3'), IMAGES.exit3);
 });
 
 afterAll(async () => {
@@ -44,28 +38,10 @@ afterAll(async () => {
 });
 
 /** Instances micad-sim still has (its per-instance sockets). */
-const instances = () => readdirSync(sim.socketDir).filter((f) => f.endsWith('.socket') && f !== 'mica-create.socket');
-
+const instances = () => micadInstances(sim.socketDir);
 /** PIDs of shim daemons serving this containerd (their sockets live in its shim socket dir). */
-function shimDaemons(): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (cmd.includes('serve') && cmd.some((a) => a.startsWith(ctd.shimSocketDir))) pids.push(Number(entry));
-    } catch {
-      // exited while we looked
-    }
-  }
-  return pids;
-}
-
-async function taskStatus(id: string): Promise<string | undefined> {
-  const ls = await ctd.ctr(['task', 'ls']);
-  const line = ls.stdout.split('\n').find((l) => l.split(/\s+/)[0] === id);
-  return line?.trim().split(/\s+/)[2];
-}
+const shimDaemons = () => leftoverShimDaemons(ctd.shimSocketDir);
+const taskStatus = (id: string) => ctrTaskStatus(ctd, id);
 
 describe('ctr + containerd 1.6 + micad-sim', () => {
   test('ctr run --rm prints the firmware output and returns its exit code', async () => {

@@ -4,14 +4,16 @@
 // containerd, and the daemon's RSS with 1 and with 10 containers. Assertions are loose bounds
 // (the machine is shared); the numbers are the point.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { distDir, repoRoot, startContainerd, type Containerd } from './harness/containerd';
 import { firmwarePath, startMicadSim, type MicadSim } from './harness/micad-sim';
-import { isAlive, run, waitFor } from './harness/processes';
-import { ociArchive } from './shim-images';
+import { isAlive, waitFor } from './harness/processes';
+import { importFirmwareImage } from './harness/firmware-image';
+import { shimDaemons, stopShimDaemons } from './harness/leftovers';
+import { ociArchive } from './harness/oci-archive';
 
 const SHIM = path.join(distDir, 'containerd-shim-mica-v2.js');
 const ECHO = 'docker.io/micrun-test/echo:e2e';
@@ -24,9 +26,7 @@ let ctd: Containerd;
 beforeAll(async () => {
   sim = await startMicadSim();
   ctd = await startContainerd({ env: { MICRUN_MICA_SOCKET_DIR: sim.socketDir, MICRUN_STATE_DIR: path.join(work, 'state') } });
-  const echo = path.join(work, 'echo.tar');
-  expect((await run(process.execPath, [path.join(distDir, 'micrun.js'), 'image', 'build', '--firmware', firmwarePath('echo'), '--name', ECHO, '-o', echo])).code).toBe(0);
-  expect((await ctd.ctr(['image', 'import', echo])).code).toBe(0);
+  await importFirmwareImage(ctd, firmwarePath('echo'), ECHO);
   const bb = path.join(work, 'busybox.tar');
   writeFileSync(bb, ociArchive(BUSYBOX, [{ name: 'bin', mode: 0o755 }, { name: 'bin/busybox', data: readFileSync('/bin/busybox'), mode: 0o755 }], { Entrypoint: ['/bin/busybox', 'sleep', '3600'] }));
   expect((await ctd.ctr(['image', 'import', bb])).code).toBe(0);
@@ -34,6 +34,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await ctd?.destroy();
+  await stopShimDaemons(path.join(work, 's')); // the start one-shot test's daemons, if it failed
   await sim?.stop();
   rmSync(work, { recursive: true, force: true });
   mkdirSync(path.join(repoRoot, 'bench-results'), { recursive: true });
@@ -45,19 +46,6 @@ const RUNS = 15;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
 
-function daemonsIn(dir: string): number[] {
-  return readdirSync('/proc')
-    .filter((e) => /^\d+$/.test(e))
-    .filter((e) => {
-      try {
-        const cmd = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
-        return cmd.includes('serve') && cmd.some((a) => a.startsWith(dir));
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
 
 const rssKiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
 
@@ -83,7 +71,7 @@ test('start one-shot wall time: new daemon, reused daemon, bare node', () => {
     spawnSync(process.execPath, ['-e', '0']);
     bare.push(ms(t0));
   }
-  for (const pid of daemonsIn(socketDir)) process.kill(pid, 'SIGTERM');
+  for (const pid of shimDaemons(socketDir)) process.kill(pid, 'SIGTERM');
   results.start_ms = { new_daemon_median: median(fresh), reused_daemon_median: median(reused), node_e_0_median: median(bare), runs: RUNS };
   // Reusing a daemon costs one node start plus a connect probe; a new one adds bind + spawn but
   // not the daemon's boot (start hands over the listening socket and exits). Waiting for the
@@ -134,11 +122,11 @@ test('daemon RSS with 1 and with 10 containers', async () => {
     }
   };
   await add(1);
-  const [pid] = daemonsIn(ctd.shimSocketDir);
+  const [pid] = shimDaemons(ctd.shimSocketDir);
   await new Promise((r) => setTimeout(r, 1000));
   const one = rssKiB(pid!);
   await add(10);
-  expect(daemonsIn(ctd.shimSocketDir)).toEqual([pid]);
+  expect(shimDaemons(ctd.shimSocketDir)).toEqual([pid]);
   await new Promise((r) => setTimeout(r, 1000));
   const ten = rssKiB(pid!);
   results.daemon_rss_kib = { one_container: one, ten_containers: ten };

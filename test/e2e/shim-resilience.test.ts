@@ -2,15 +2,17 @@
 // 10 containers at once, containerd restarted under a running container, the shim daemon
 // SIGKILLed, and an image without firmware (Create fails, nothing left behind).
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createMicaClient } from '../../src/mica/client';
-import { distDir, startContainerd, type Containerd } from './harness/containerd';
+import { startContainerd, taskStatus as ctrTaskStatus, type Containerd } from './harness/containerd';
+import { importFirmwareImage } from './harness/firmware-image';
+import { micadInstances, mountsUnder, qemuChildren as leftoverQemu, shimDaemons as leftoverShimDaemons } from './harness/leftovers';
 import { firmwarePath, startMicadSim, type MicadSim } from './harness/micad-sim';
-import { isAlive, run, stopChild, waitFor } from './harness/processes';
-import { ociArchive } from './shim-images';
+import { ociArchive } from './harness/oci-archive';
+import { isAlive, stopChild, waitFor } from './harness/processes';
 
 const RUNTIME = 'io.containerd.mica.v2';
 const ECHO = 'docker.io/micrun-test/echo:e2e';
@@ -29,10 +31,7 @@ const noFirmwareArchive = () =>
 beforeAll(async () => {
   sim = await startMicadSim();
   ctd = await startContainerd({ env: env() });
-  const archive = path.join(work, 'echo.tar');
-  const built = await run(process.execPath, [path.join(distDir, 'micrun.js'), 'image', 'build', '--firmware', firmwarePath('echo'), '--name', ECHO, '-o', archive]);
-  expect(built.code, built.stderr).toBe(0);
-  expect((await ctd.ctr(['image', 'import', archive])).code).toBe(0);
+  await importFirmwareImage(ctd, firmwarePath('echo'), ECHO);
   const nofw = path.join(work, 'nofw.tar');
   writeFileSync(nofw, noFirmwareArchive());
   const imported = await ctd.ctr(['image', 'import', nofw]);
@@ -46,43 +45,11 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-const instances = () => readdirSync(sim.socketDir).filter((f) => f.endsWith('.socket') && f !== 'mica-create.socket');
-const mountsUnder = (dir: string) => readFileSync('/proc/self/mounts', 'utf8').split('\n').filter((l) => l.includes(dir));
-
-function shimDaemons(): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (cmd.includes('serve') && cmd.some((a) => a.startsWith(ctd.shimSocketDir))) pids.push(Number(entry));
-    } catch {
-      // exited while we looked
-    }
-  }
-  return pids;
-}
-
+const instances = () => micadInstances(sim.socketDir);
+const shimDaemons = () => leftoverShimDaemons(ctd.shimSocketDir);
 /** QEMU processes started by this micad-sim (children of its pid). */
-function qemuChildren(): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === sim.pid && readFileSync(`/proc/${entry}/comm`, 'utf8').startsWith('qemu')) pids.push(Number(entry));
-    } catch {
-      // gone
-    }
-  }
-  return pids;
-}
-
-async function taskStatus(id: string): Promise<string | undefined> {
-  const ls = await ctd.ctr(['task', 'ls']);
-  return ls.stdout.split('\n').find((l) => l.split(/\s+/)[0] === id)?.trim().split(/\s+/)[2];
-}
+const qemuChildren = () => leftoverQemu(sim.pid);
+const taskStatus = (id: string) => ctrTaskStatus(ctd, id);
 
 async function removeAll(ids: string[]): Promise<void> {
   for (const id of ids) {

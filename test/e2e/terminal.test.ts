@@ -11,7 +11,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createMicaClient } from '../../src/mica/client';
 import { getWindowSize } from '../../src/mica/pty';
-import { distDir, startContainerd, type Containerd } from './harness/containerd';
+import { startContainerd, taskStatus as ctrTaskStatus, type Containerd } from './harness/containerd';
+import { importFirmwareImage } from './harness/firmware-image';
+import { micadInstances } from './harness/leftovers';
 import { firmwarePath, startMicadSim, type MicadSim } from './harness/micad-sim';
 import { isAlive, run, stopChild, waitFor } from './harness/processes';
 
@@ -26,34 +28,15 @@ const started: ChildProcess[] = [];
 beforeAll(async () => {
   sim = await startMicadSim();
   ctd = await startContainerd({ env: { MICRUN_MICA_SOCKET_DIR: sim.socketDir, MICRUN_STATE_DIR: path.join(work, 'state') } });
-  const archive = path.join(work, 'echo.tar');
-  const built = await run(process.execPath, [path.join(distDir, 'micrun.js'), 'image', 'build', '--firmware', firmwarePath('echo'), '--name', ECHO, '-o', archive]);
-  expect(built.code, built.stderr).toBe(0);
-  const imported = await ctd.ctr(['image', 'import', archive]);
-  expect(imported.code, imported.stderr).toBe(0);
+  await importFirmwareImage(ctd, firmwarePath('echo'), ECHO);
 });
 
 afterAll(async () => {
   for (const child of started) await stopChild(child, 2_000);
-  if (ctd) killLeftoverDaemons();
   await ctd?.destroy();
   await sim?.stop();
   rmSync(work, { recursive: true, force: true });
 });
-
-/** Shim daemons a failed test left behind (tasks never deleted), stopped by PID; they are
- * found by their socket path under this containerd's shim socket dir. */
-function killLeftoverDaemons(): void {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (cmd.includes('serve') && cmd.some((a) => a.startsWith(ctd.shimSocketDir))) process.kill(Number(entry), 'SIGKILL');
-    } catch {
-      // exited while we looked
-    }
-  }
-}
 
 /** A command running on the slave of a fresh pty (`script`), fed and read through the master. */
 interface PtySession {
@@ -118,10 +101,7 @@ async function consoleSize(id: string): Promise<{ cols: number; rows: number }> 
   }
 }
 
-async function taskStatus(id: string): Promise<string | undefined> {
-  const ls = await ctd.ctr(['task', 'ls']);
-  return ls.stdout.split('\n').find((l) => l.split(/\s+/)[0] === id)?.trim().split(/\s+/)[2];
-}
+const taskStatus = (id: string) => ctrTaskStatus(ctd, id);
 
 describe('ctr run -t / ctr task attach through a real pty', () => {
   const id = 'tty-1';
@@ -180,6 +160,6 @@ describe('ctr run -t / ctr task attach through a real pty', () => {
     await waitFor(async () => (await taskStatus(id)) === undefined, { what: `${id} deleted by ctr task attach`, timeoutMs: 10_000 });
     const del = await ctd.ctr(['container', 'delete', id]);
     expect(del.code, del.stderr).toBe(0);
-    await waitFor(() => readdirSync(sim.socketDir).every((f) => f !== `${id}.socket`), { what: 'micad instance removed', timeoutMs: 10_000 });
+    await waitFor(() => !micadInstances(sim.socketDir).includes(`${id}.socket`), { what: 'micad instance removed', timeoutMs: 10_000 });
   });
 });

@@ -12,6 +12,8 @@ import { containerd } from '../../src/proto';
 import { Code, TtrpcClient, type TtrpcError } from '../../src/ttrpc';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../telemetry/otlp-receiver';
 import { distDir, startContainerd } from './harness/containerd';
+import { importFirmwareImage } from './harness/firmware-image';
+import { stopShimDaemons } from './harness/leftovers';
 import { firmwarePath, startMicadSim } from './harness/micad-sim';
 import { isAlive, run, waitFor } from './harness/processes';
 
@@ -22,6 +24,8 @@ const T = containerd.task.v2;
 const work = mkdtempSync(path.join(tmpdir(), 'micrun-tracing-e2e-'));
 const probe = path.join(work, 'module-probe.cjs');
 let receiver: OtlpReceiver;
+/** Shim socket dirs of the daemons startShim started. */
+const shimSocketDirs: string[] = [];
 
 beforeAll(async () => {
   if (!existsSync(SHIM)) throw new Error(`${SHIM} is missing: run \`npm run build\` first`);
@@ -37,6 +41,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await receiver?.close();
+  // A test that failed before its Shutdown leaves its daemon: stop it before removing its dirs.
+  for (const dir of shimSocketDirs) await stopShimDaemons(dir);
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -53,12 +59,14 @@ async function startShim(id: string, env: Record<string, string>, firmware?: str
   if (firmware) copyFileSync(firmware, path.join(bundle, 'rootfs', 'firmware.elf'));
   writeFileSync(path.join(bundle, 'config.json'), JSON.stringify({ ociVersion: '1.0.2', process: { args: ['/firmware.elf'] }, root: { path: 'rootfs' } }));
   writeFileSync(path.join(dir, 'config.toml'), '');
+  const shimSocketDir = path.join(dir, 's');
+  shimSocketDirs.push(shimSocketDir);
   const started = await run(process.execPath, [SHIM, '-namespace', 'default', '-address', path.join(dir, 'containerd.sock'), '-id', id, 'start'], {
     cwd: bundle,
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       MICRUN_CONFIG: path.join(dir, 'config.toml'),
-      MICRUN_SHIM_SOCKET_DIR: path.join(dir, 's'),
+      MICRUN_SHIM_SOCKET_DIR: shimSocketDir,
       MICRUN_STATE_DIR: path.join(dir, 'state'),
       MICRUN_MICA_SOCKET_DIR: path.join(dir, 'mica'),
       TTRPC_ADDRESS: path.join(dir, 'nonexistent'),
@@ -80,17 +88,9 @@ async function shutdownShim(shim: Shim, id: string): Promise<void> {
   await shim.client.call(TASK, 'Shutdown', T.ShutdownRequest.encode({ id }).finish(), { timeoutMs: 5_000 });
   shim.client.close();
   try {
-    await waitFor(() => !isAlive(shim.pid) || zombie(shim.pid), { what: `shim daemon ${shim.pid} to exit`, timeoutMs: 10_000 });
+    await waitFor(() => !isAlive(shim.pid), { what: `shim daemon ${shim.pid} to exit`, timeoutMs: 10_000 });
   } finally {
-    if (isAlive(shim.pid) && !zombie(shim.pid)) process.kill(shim.pid, 'SIGKILL');
-  }
-}
-
-function zombie(pid: number): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z') ?? false;
-  } catch {
-    return true;
+    if (isAlive(shim.pid)) process.kill(shim.pid, 'SIGKILL');
   }
 }
 
@@ -206,10 +206,7 @@ describe('tracing in the built shim', () => {
     const id = 'traced-ctr';
     try {
       const image = 'docker.io/micrun-test/tracing-exit3:e2e';
-      const archive = path.join(work, 'exit3.tar');
-      const built = await run(process.execPath, [path.join(distDir, 'micrun.js'), 'image', 'build', '--firmware', firmwarePath('exit-3'), '--name', image, '-o', archive]);
-      expect(built.code, built.stderr).toBe(0);
-      expect((await ctd.ctr(['image', 'import', archive])).code).toBe(0);
+      await importFirmwareImage(ctd, firmwarePath('exit-3'), image);
       const r = await ctd.ctr(['run', '--rm', '--runtime', 'io.containerd.mica.v2', image, id], { timeoutMs: 60_000 });
       expect(r.code, r.stderr).toBe(3);
       // `ctr run --rm` returns after Delete; the daemon then gets Shutdown and flushes on exit.

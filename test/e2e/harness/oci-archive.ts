@@ -1,9 +1,9 @@
-// OCI image archives for the shim e2e tests that `micrun image build` cannot make (it only
+// OCI image archives for the e2e tests that `micrun image build` cannot make (it only
 // packs firmware): an image without any ELF, and a busybox image for the runc comparison.
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { hostPlatform } from '../../src/cli/oci-image';
-import { writeTar, type TarEntry } from '../../src/cli/tar-writer';
+import { hostPlatform } from '../../../src/cli/oci-image';
+import { writeTar, type TarEntry } from '../../../src/cli/tar-writer';
 
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
