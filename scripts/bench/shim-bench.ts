@@ -13,7 +13,7 @@ import path from 'node:path';
 import { distDir, startContainerd, type Containerd } from '../../test/e2e/harness/containerd';
 import { firmwarePath, startMicadSim, type MicadSim } from '../../test/e2e/harness/micad-sim';
 import { run } from '../../test/e2e/harness/processes';
-import { ociArchive } from '../../test/e2e/shim-images';
+import { ociArchive } from '../../test/e2e/harness/oci-archive';
 import { benchRunDetached, benchRunToExit, benchTaskPs, type CtrBenchImages } from './ctr-bench';
 import { DaemonBench } from './daemon-bench';
 
