@@ -6,30 +6,29 @@ import { closeSync, constants, mkdtempSync, openSync, readdirSync, rmSync, write
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startContainerd, taskStatus as ctrTaskStatus, type Containerd } from './harness/containerd';
-import { importFirmwareImage } from './harness/firmware-image';
+import { taskStatus as ctrTaskStatus, type Containerd } from './harness/containerd';
 import { micadInstances } from './harness/leftovers';
-import { firmwarePath, startMicadSim, type MicadSim } from './harness/micad-sim';
+import type { MicadSim } from './harness/micad-sim';
+import { startMicrunStack, type MicrunStack } from './harness/micrun-stack';
 import { stopChild, waitFor } from './harness/processes';
 
 const RUNTIME = 'io.containerd.mica.v2';
 const ECHO = 'docker.io/micrun-test/echo:attach';
 const work = mkdtempSync(path.join(tmpdir(), 'micrun-attach-e2e-'));
 const fifoDir = path.join(work, 'fifo');
+let stack: MicrunStack | undefined;
 let sim: MicadSim;
 let ctd: Containerd;
 const started: ChildProcess[] = [];
 
 beforeAll(async () => {
-  sim = await startMicadSim();
-  ctd = await startContainerd({ env: { MICRUN_MICA_SOCKET_DIR: sim.socketDir, MICRUN_STATE_DIR: path.join(work, 'state') } });
-  await importFirmwareImage(ctd, firmwarePath('echo'), ECHO);
+  stack = await startMicrunStack({ stateDir: path.join(work, 'state'), images: [['echo', ECHO]] });
+  ({ sim, ctd } = stack);
 });
 
 afterAll(async () => {
   for (const child of started) await stopChild(child, 2_000);
-  await ctd?.destroy();
-  await sim?.stop();
+  await stack?.destroy();
   rmSync(work, { recursive: true, force: true });
 });
 

@@ -13,10 +13,10 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createMicaClient } from '../../src/mica/client';
 import type { MicaClient } from '../../src/mica/types';
 import { connectCri, CriError, hostNetworkPod, type CriClient } from './harness/cri';
-import { repoRoot, startContainerd, type Containerd } from './harness/containerd';
-import { importFirmwareImage } from './harness/firmware-image';
+import { repoRoot, type Containerd } from './harness/containerd';
 import { micadInstances, mountsUnder, qemuChildren as leftoverQemu, shimDaemons as leftoverShimDaemons } from './harness/leftovers';
-import { firmwarePath, startMicadSim, type MicadSim } from './harness/micad-sim';
+import type { MicadSim } from './harness/micad-sim';
+import { startMicrunStack, type MicrunStack } from './harness/micrun-stack';
 import { isAlive, waitFor } from './harness/processes';
 
 const NS = 'k8s.io';
@@ -29,6 +29,7 @@ const GRPC_UNIMPLEMENTED = 12;
 const work = mkdtempSync(path.join(tmpdir(), 'micrun-cri-'));
 const stateDir = path.join(work, 'state');
 const logRoot = path.join(work, 'pods');
+let stack: MicrunStack | undefined;
 let sim: MicadSim;
 let ctd: Containerd;
 let cri: CriClient;
@@ -61,15 +62,14 @@ function criConfig(): string {
 }
 
 beforeAll(async () => {
-  sim = await startMicadSim();
-  ctd = await startContainerd({
-    cri: true,
-    extraConfig: criConfig(),
-    env: { MICRUN_MICA_SOCKET_DIR: sim.socketDir, MICRUN_STATE_DIR: stateDir },
+  stack = await startMicrunStack({
+    stateDir,
+    containerd: { cri: true, extraConfig: criConfig() },
+    namespace: NS,
+    // The pause image is never started by micrun: any ELF makes a valid image of it.
+    images: [['/bin/busybox', PAUSE], ['echo', ECHO]],
   });
-  // The pause image is never started by micrun: any ELF makes a valid image of it.
-  await importFirmwareImage(ctd, '/bin/busybox', PAUSE, { namespace: NS });
-  await importFirmwareImage(ctd, firmwarePath('echo'), ECHO, { namespace: NS });
+  ({ sim, ctd } = stack);
   cri = connectCri(ctd.address);
   mica = createMicaClient({ socketDir: sim.socketDir, timeoutMs: 5_000 });
   // CRI learns about imported images from containerd's image events: wait until it sees both.
@@ -84,8 +84,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   cri?.close();
-  await ctd?.destroy();
-  await sim?.stop();
+  await stack?.destroy();
   rmSync(work, { recursive: true, force: true });
   if (Object.keys(results).length > 0) {
     mkdirSync(path.join(repoRoot, 'bench-results'), { recursive: true });

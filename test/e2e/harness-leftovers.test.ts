@@ -6,26 +6,25 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { startContainerd, taskStatus, type Containerd } from './harness/containerd';
-import { importFirmwareImage } from './harness/firmware-image';
+import { taskStatus, type Containerd } from './harness/containerd';
 import { isUnder, micadInstances, mountsUnder, qemuChildren, shimDaemons } from './harness/leftovers';
-import { firmwarePath, startMicadSim, type MicadSim } from './harness/micad-sim';
+import type { MicadSim } from './harness/micad-sim';
+import { startMicrunStack, type MicrunStack } from './harness/micrun-stack';
 import { isAlive, waitFor } from './harness/processes';
 
 const ECHO = 'docker.io/micrun-test/echo:leftovers';
 const work = mkdtempSync(path.join(tmpdir(), 'micrun-leftovers-e2e-'));
+let stack: MicrunStack | undefined;
 let sim: MicadSim;
-let ctd: Containerd | undefined;
+let ctd: Containerd;
 
 beforeAll(async () => {
-  sim = await startMicadSim();
-  ctd = await startContainerd({ env: { MICRUN_MICA_SOCKET_DIR: sim.socketDir, MICRUN_STATE_DIR: path.join(work, 'state') } });
-  await importFirmwareImage(ctd, firmwarePath('echo'), ECHO);
+  stack = await startMicrunStack({ stateDir: path.join(work, 'state'), images: [['echo', ECHO]] });
+  ({ sim, ctd } = stack);
 });
 
 afterAll(async () => {
-  await ctd?.destroy();
-  await sim?.stop();
+  await stack?.destroy(); // after the test's own destroy(): a second call must be harmless
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -39,7 +38,7 @@ test('a path is under a dir only below a path separator: /x/s2 is not under /x/s
 });
 
 test('destroy() stops the shim daemon of a task that was never deleted, after containerd, and removes its dir', async () => {
-  const c = ctd!;
+  const c = ctd;
   const id = 'abandoned';
   const r = await c.ctr(['run', '-d', '--runtime', 'io.containerd.mica.v2', ECHO, id]);
   expect(r.code, r.stderr).toBe(0);
@@ -54,7 +53,6 @@ test('destroy() stops the shim daemon of a task that was never deleted, after co
   expect(mountsUnder(c.state)).toHaveLength(1); // the task's rootfs
   expect(mountsUnder(`${c.state}x`)).toEqual([]);
 
-  ctd = undefined; // destroyed here, not again in afterAll
   await c.destroy();
   expect(isAlive(c.pid)).toBe(false);
   for (const pid of daemons) expect(isAlive(pid)).toBe(false);

@@ -6,29 +6,27 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { repoRoot, startContainerd, taskStatus as ctrTaskStatus, type Containerd } from './harness/containerd';
-import { importFirmwareImage } from './harness/firmware-image';
+import { repoRoot, taskStatus as ctrTaskStatus, type Containerd } from './harness/containerd';
 import { micadInstances } from './harness/leftovers';
-import { firmwarePath, startMicadSim, type MicadSim } from './harness/micad-sim';
+import type { MicadSim } from './harness/micad-sim';
+import { startMicrunStack, type MicrunStack } from './harness/micrun-stack';
 import { isAlive, waitFor } from './harness/processes';
 
 const RUNTIME = 'io.containerd.mica.v2';
 const IMAGES = { echo: 'docker.io/micrun-test/echo:log', exit3: 'docker.io/micrun-test/exit-3:log' };
 const LOGGER = path.join(repoRoot, 'test', 'fixtures', 'logger', 'logger.sh');
 const work = mkdtempSync(path.join(tmpdir(), 'micrun-log-e2e-'));
+let stack: MicrunStack | undefined;
 let sim: MicadSim;
 let ctd: Containerd;
 
 beforeAll(async () => {
-  sim = await startMicadSim();
-  ctd = await startContainerd({ env: { MICRUN_MICA_SOCKET_DIR: sim.socketDir, MICRUN_STATE_DIR: path.join(work, 'state') } });
-  await importFirmwareImage(ctd, firmwarePath('echo'), IMAGES.echo);
-  await importFirmwareImage(ctd, firmwarePath('exit-3'), IMAGES.exit3);
+  stack = await startMicrunStack({ stateDir: path.join(work, 'state'), images: [['echo', IMAGES.echo], ['exit-3', IMAGES.exit3]] });
+  ({ sim, ctd } = stack);
 });
 
 afterAll(async () => {
-  await ctd?.destroy();
-  await sim?.stop();
+  await stack?.destroy();
   rmSync(work, { recursive: true, force: true });
 });
 

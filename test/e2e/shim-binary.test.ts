@@ -12,10 +12,10 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { containerd } from '../../src/proto';
 import { socketPath } from '../../src/shim/socket-address';
 import { TtrpcClient } from '../../src/ttrpc';
-import { distDir, startContainerd, type Containerd } from './harness/containerd';
-import { importFirmwareImage } from './harness/firmware-image';
+import { distDir, type Containerd } from './harness/containerd';
 import { micadInstances, shimDaemons, stopShimDaemons } from './harness/leftovers';
-import { firmwarePath, startMicadSim, type MicadSim } from './harness/micad-sim';
+import { firmwarePath, type MicadSim } from './harness/micad-sim';
+import { startMicrunStack, type MicrunStack } from './harness/micrun-stack';
 import { isAlive, run, stopChild, waitFor } from './harness/processes';
 
 const SHIM = path.join(distDir, 'containerd-shim-mica-v2.js');
@@ -24,20 +24,19 @@ const ECHO = 'docker.io/micrun-test/echo:e2e';
 const EXIT3 = 'docker.io/micrun-test/exit-3:e2e';
 const work = mkdtempSync(path.join(tmpdir(), 'micrun-shim-bin-'));
 const stateDir = path.join(work, 'state');
+let stack: MicrunStack | undefined;
 let sim: MicadSim;
 let ctd: Containerd;
 
 beforeAll(async () => {
-  sim = await startMicadSim();
-  ctd = await startContainerd({ env: { MICRUN_MICA_SOCKET_DIR: sim.socketDir, MICRUN_STATE_DIR: stateDir } });
-  for (const [fw, name] of [['echo', ECHO], ['exit-3', EXIT3]] as const) await importFirmwareImage(ctd, firmwarePath(fw), name);
+  stack = await startMicrunStack({ stateDir, images: [['echo', ECHO], ['exit-3', EXIT3]] });
+  ({ sim, ctd } = stack);
 });
 
 afterAll(async () => {
-  await ctd?.destroy();
   // Daemons the tests below start without containerd, on socket dirs of their own.
   for (const dir of ['s', 's2', 's3']) await stopShimDaemons(path.join(work, dir));
-  await sim?.stop();
+  await stack?.destroy();
   rmSync(work, { recursive: true, force: true });
 });
 

@@ -6,10 +6,10 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startContainerd, taskStatus as ctrTaskStatus, type Containerd } from './harness/containerd';
-import { importFirmwareImage } from './harness/firmware-image';
+import { taskStatus as ctrTaskStatus, type Containerd } from './harness/containerd';
 import { micadInstances, shimDaemons as leftoverShimDaemons } from './harness/leftovers';
-import { firmwarePath, startMicadSim, type MicadSim } from './harness/micad-sim';
+import type { MicadSim } from './harness/micad-sim';
+import { startMicrunStack, type MicrunStack } from './harness/micrun-stack';
 import { waitFor } from './harness/processes';
 
 const RUNTIME = 'io.containerd.mica.v2';
@@ -24,16 +24,15 @@ const IMAGES = {
   nofw: 'docker.io/micrun-test/no-firmware:e2e',
 };
 
+let stack: MicrunStack | undefined;
+
 beforeAll(async () => {
-  sim = await startMicadSim();
-  ctd = await startContainerd({ env: { MICRUN_MICA_SOCKET_DIR: sim.socketDir, MICRUN_STATE_DIR: stateDir } });
-  await importFirmwareImage(ctd, firmwarePath('echo'), IMAGES.echo);
-  await importFirmwareImage(ctd, firmwarePath('exit-3'), IMAGES.exit3);
+  stack = await startMicrunStack({ stateDir, images: [['echo', IMAGES.echo], ['exit-3', IMAGES.exit3]] });
+  ({ sim, ctd } = stack);
 });
 
 afterAll(async () => {
-  await ctd?.destroy();
-  await sim?.stop();
+  await stack?.destroy();
   rmSync(work, { recursive: true, force: true });
 });
 

@@ -8,10 +8,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { distDir, repoRoot, startContainerd, type Containerd } from './harness/containerd';
-import { firmwarePath, startMicadSim, type MicadSim } from './harness/micad-sim';
+import { distDir, repoRoot, type Containerd } from './harness/containerd';
+import type { MicadSim } from './harness/micad-sim';
+import { startMicrunStack, type MicrunStack } from './harness/micrun-stack';
 import { isAlive, waitFor } from './harness/processes';
-import { importFirmwareImage } from './harness/firmware-image';
 import { shimDaemons, stopShimDaemons } from './harness/leftovers';
 import { ociArchive } from './harness/oci-archive';
 
@@ -20,22 +20,21 @@ const ECHO = 'docker.io/micrun-test/echo:e2e';
 const BUSYBOX = 'docker.io/micrun-test/busybox:e2e';
 const work = mkdtempSync(path.join(tmpdir(), 'micrun-measure-'));
 const results: Record<string, unknown> = {};
+let stack: MicrunStack | undefined;
 let sim: MicadSim;
 let ctd: Containerd;
 
 beforeAll(async () => {
-  sim = await startMicadSim();
-  ctd = await startContainerd({ env: { MICRUN_MICA_SOCKET_DIR: sim.socketDir, MICRUN_STATE_DIR: path.join(work, 'state') } });
-  await importFirmwareImage(ctd, firmwarePath('echo'), ECHO);
+  stack = await startMicrunStack({ stateDir: path.join(work, 'state'), images: [['echo', ECHO]] });
+  ({ sim, ctd } = stack);
   const bb = path.join(work, 'busybox.tar');
   writeFileSync(bb, ociArchive(BUSYBOX, [{ name: 'bin', mode: 0o755 }, { name: 'bin/busybox', data: readFileSync('/bin/busybox'), mode: 0o755 }], { Entrypoint: ['/bin/busybox', 'sleep', '3600'] }));
   expect((await ctd.ctr(['image', 'import', bb])).code).toBe(0);
 });
 
 afterAll(async () => {
-  await ctd?.destroy();
   await stopShimDaemons(path.join(work, 's')); // the start one-shot test's daemons, if it failed
-  await sim?.stop();
+  await stack?.destroy();
   rmSync(work, { recursive: true, force: true });
   mkdirSync(path.join(repoRoot, 'bench-results'), { recursive: true });
   writeFileSync(path.join(repoRoot, 'bench-results', 'shim.json'), JSON.stringify(results, null, 2));

@@ -11,10 +11,10 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { containerd } from '../../src/proto';
 import { Code, TtrpcClient, type TtrpcError } from '../../src/ttrpc';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../telemetry/otlp-receiver';
-import { distDir, startContainerd } from './harness/containerd';
-import { importFirmwareImage } from './harness/firmware-image';
+import { distDir } from './harness/containerd';
 import { stopShimDaemons } from './harness/leftovers';
 import { firmwarePath, startMicadSim } from './harness/micad-sim';
+import { startMicrunStack } from './harness/micrun-stack';
 import { isAlive, run, waitFor } from './harness/processes';
 
 /** MICRUN_E2E_SHIM: run against another build of the shim (e.g. one with tracing split out). */
@@ -199,14 +199,14 @@ describe('tracing in the built shim', () => {
   });
 
   test('containerd 1.6 + ctr run: every Task call of the container is a span, exported before the shim exits', async () => {
-    const sim = await startMicadSim();
-    const ctd = await startContainerd({
-      env: { MICRUN_MICA_SOCKET_DIR: sim.socketDir, MICRUN_STATE_DIR: path.join(work, 'ctd-state'), OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint },
+    const image = 'docker.io/micrun-test/tracing-exit3:e2e';
+    const { ctd, destroy } = await startMicrunStack({
+      stateDir: path.join(work, 'ctd-state'),
+      containerd: { env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint } },
+      images: [['exit-3', image]],
     });
     const id = 'traced-ctr';
     try {
-      const image = 'docker.io/micrun-test/tracing-exit3:e2e';
-      await importFirmwareImage(ctd, firmwarePath('exit-3'), image);
       const r = await ctd.ctr(['run', '--rm', '--runtime', 'io.containerd.mica.v2', image, id], { timeoutMs: 60_000 });
       expect(r.code, r.stderr).toBe(3);
       // `ctr run --rm` returns after Delete; the daemon then gets Shutdown and flushes on exit.
@@ -223,8 +223,7 @@ describe('tracing in the built shim', () => {
       expect(create?.parentSpanId).toBe('');
       expect(receiver.spans.some((s) => s.name === 'micad create' && s.parentSpanId === create?.spanId)).toBe(true);
     } finally {
-      await ctd.destroy();
-      await sim.stop();
+      await destroy();
     }
   });
 });
