@@ -2,9 +2,21 @@
 // close(), also when open() fails half way. Counted in /proc/self/fd.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { TaskIO } from '../../src/shim/io';
-import { FakeRtos, FifoReader, makeFifo, openFdCount, openStdinWriter, silentLogger, tempDir, waitFor } from './harness';
+import { FakeRtos, FifoReader, makeFifo, openFdCount, openStdinWriter, silentLogger, tempDir as makeTempDir, waitFor } from './harness';
+
+// Removed after each test, also a failed one (an fd-count assertion on a busy machine left
+// micrun-io-* dirs in /tmp when the removal was the test's last line).
+const dirs: string[] = [];
+const tempDir = () => {
+  const dir = makeTempDir();
+  dirs.push(dir);
+  return dir;
+};
+afterEach(() => {
+  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
 
 const LOGGER = path.resolve(__dirname, '../fixtures/logger/logger.sh');
 const ctx = { containerId: 'leak', namespace: 'default', logger: silentLogger };
