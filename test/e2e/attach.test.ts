@@ -1,7 +1,7 @@
 // stdin and attach without a terminal, through containerd 1.6 and ctr: `echo hi | ctr run`
 // delivers the bytes and the EOF (ctr's CloseIO) does not stop the RTOS; a detached task keeps
 // its console flowing for a later `ctr task attach`, which can come and go more than once.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { closeSync, constants, mkdtempSync, openSync, readdirSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -10,7 +10,7 @@ import { taskStatus as ctrTaskStatus, type Containerd } from './harness/containe
 import { micadInstances } from './harness/leftovers';
 import type { MicadSim } from './harness/micad-sim';
 import { startMicrunStack, type MicrunStack } from './harness/micrun-stack';
-import { stopChild, waitFor } from './harness/processes';
+import { startInteractive, stopChild, waitFor, type Interactive } from './harness/processes';
 
 const RUNTIME = 'io.containerd.mica.v2';
 const ECHO = 'docker.io/micrun-test/echo:attach';
@@ -33,37 +33,10 @@ afterAll(async () => {
 });
 
 /** A ctr process with piped stdio, its output collected. stdin stays open until endInput(). */
-interface Client {
-  child: ChildProcess;
-  output(): string;
-  write(text: string): void;
-  endInput(): void;
-  waitFor(text: string, timeoutMs?: number): Promise<void>;
-  exited: Promise<number | null>;
-}
-
-function ctr(args: string[]): Client {
-  const child = spawn('ctr', ['--address', ctd.address, '--namespace', 'default', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-  started.push(child);
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stdin!.on('error', () => {});
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return {
-    child,
-    output: () => out,
-    write: (text) => void child.stdin!.write(text),
-    endInput: () => child.stdin!.end(),
-    waitFor: (text, timeoutMs = 20_000) =>
-      waitFor(() => out.includes(text), { timeoutMs, what: JSON.stringify(text) }).then(
-        () => undefined,
-        (err: Error) => {
-          throw new Error(`${err.message}; ctr output so far: ${JSON.stringify(out)}`);
-        },
-      ),
-    exited,
-  };
+function ctr(args: string[]): Interactive {
+  const client = startInteractive('ctr', ['--address', ctd.address, '--namespace', 'default', ...args]);
+  started.push(client.child);
+  return client;
 }
 
 /** The fifo ctr created for a container under --fifo-dir (<fifoDir>/<random>/<name>). */

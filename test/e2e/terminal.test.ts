@@ -4,7 +4,7 @@
 // and copies keystrokes into the stdin fifo; the shim must pass them to the RTOS console
 // untouched (Ctrl-C included), apply sizes to the console pty, and keep the task running when
 // the client goes away.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { closeSync, constants, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -15,7 +15,7 @@ import { taskStatus as ctrTaskStatus, type Containerd } from './harness/containe
 import { micadInstances } from './harness/leftovers';
 import type { MicadSim } from './harness/micad-sim';
 import { startMicrunStack, type MicrunStack } from './harness/micrun-stack';
-import { isAlive, run, stopChild, waitFor } from './harness/processes';
+import { isAlive, run, startInteractive, stopChild, waitFor, type Interactive } from './harness/processes';
 
 const RUNTIME = 'io.containerd.mica.v2';
 const ECHO = 'docker.io/micrun-test/echo:tty';
@@ -37,37 +37,15 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-/** A command running on the slave of a fresh pty (`script`), fed and read through the master. */
-interface PtySession {
-  child: ChildProcess;
-  output(): string;
-  type(bytes: string): void;
-  waitFor(text: string, timeoutMs?: number): Promise<void>;
-  exited: Promise<number | null>;
-}
-
-function inPty(shellCommand: string): PtySession {
+/**
+ * A command running on the slave of a fresh pty (`script`), fed and read through the master;
+ * latin1 both ways, so each typed control byte (Ctrl-C = 0x03) is one char.
+ */
+function inPty(shellCommand: string): Interactive {
   // -q quiet, -f flush, -e child's exit code, -c command; typescript to /dev/null.
-  const child = spawn('script', ['-qfec', shellCommand, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  started.push(child);
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString('latin1')));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString('latin1')));
-  child.stdin!.on('error', () => {});
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return {
-    child,
-    output: () => out,
-    type: (bytes) => void child.stdin!.write(Buffer.from(bytes, 'latin1')),
-    waitFor: (text, timeoutMs = 20_000) =>
-      waitFor(() => out.includes(text), { timeoutMs, what: JSON.stringify(text) }).then(
-        () => undefined,
-        (err: Error) => {
-          throw new Error(`${err.message}; pty output so far: ${JSON.stringify(out)}`);
-        },
-      ),
-    exited,
-  };
+  const session = startInteractive('script', ['-qfec', shellCommand, '/dev/null'], { encoding: 'latin1' });
+  started.push(session.child);
+  return session;
 }
 
 const ctrCommand = (args: string) => `ctr --address ${ctd.address} --namespace default ${args}`;
@@ -124,16 +102,16 @@ describe('ctr run -t / ctr task attach through a real pty', () => {
 
     // Ctrl-C in the middle of a line: ctr's raw terminal does not turn it into SIGINT, the shim
     // does not interpret it, the firmware receives it as a byte of the line.
-    session.type('abc\x03def\r');
+    session.write('abc\x03def\r');
     await session.waitFor('echo: abc\x03def');
     // No local echo anywhere (raw pty, no shim echo): the typed text appears only in the reply.
     expect(session.output().split('abc\x03def').length - 1).toBe(1);
     // A lone Ctrl-C does not stop the task either.
-    session.type('\x03');
+    session.write('\x03');
     await new Promise((r) => setTimeout(r, 1_000));
     expect(await taskStatus(id)).toBe('RUNNING');
     expect(isAlive(ctrPid!)).toBe(true);
-    session.type('x\r'); // the firmware got the lone 0x03 as the first byte of its line
+    session.write('x\r'); // the firmware got the lone 0x03 as the first byte of its line
     await session.waitFor('echo: \x03x');
 
     // The client going away (ctr killed) leaves the container running.
@@ -149,7 +127,7 @@ describe('ctr run -t / ctr task attach through a real pty', () => {
     // attach sends ResizePty too.
     await waitFor(async () => (await consoleSize(id)).cols === 90, { what: 'console resized by attach', timeoutMs: 10_000 });
     expect(await consoleSize(id)).toEqual({ cols: 90, rows: 30 });
-    session.type('after reattach\r');
+    session.write('after reattach\r');
     await session.waitFor('echo: after reattach');
     // Kill stops the task; the attached ctr sees the exit and returns its status.
     const kill = await ctd.ctr(['task', 'kill', id]);

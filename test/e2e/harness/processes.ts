@@ -78,3 +78,44 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
+
+/** A child with piped stdio whose stdout + stderr are collected; stdin stays open until endInput(). */
+export interface Interactive {
+  child: ChildProcess;
+  /** stdout and stderr so far, interleaved as they arrived. */
+  output(): string;
+  write(text: string): void;
+  endInput(): void;
+  /** Resolves once `text` appears in output(); the error carries the output so far. */
+  waitFor(text: string, timeoutMs?: number): Promise<void>;
+  /** The exit code (null when ended by a signal). */
+  exited: Promise<number | null>;
+}
+
+/**
+ * Starts `command` for a test to talk to (ctr run / ctr task attach, or a pty under `script`).
+ * `encoding` applies both ways: latin1 keeps control bytes such as Ctrl-C (0x03) one char each.
+ * The caller stops it (stopChild) in afterAll.
+ */
+export function startInteractive(command: string, args: readonly string[], { encoding = 'utf8' as BufferEncoding } = {}): Interactive {
+  const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString(encoding)));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString(encoding)));
+  child.stdin!.on('error', () => {});
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    child,
+    output: () => out,
+    write: (text) => void child.stdin!.write(Buffer.from(text, encoding)),
+    endInput: () => child.stdin!.end(),
+    waitFor: (text, timeoutMs = 20_000) =>
+      waitFor(() => out.includes(text), { timeoutMs, what: JSON.stringify(text) }).then(
+        () => undefined,
+        (err: Error) => {
+          throw new Error(`${err.message}; ${command} output so far: ${JSON.stringify(out)}`);
+        },
+      ),
+    exited,
+  };
+}
