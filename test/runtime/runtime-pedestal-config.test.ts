@@ -5,9 +5,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, test } from 'vitest';
-import { Runtime } from '../../src/runtime/runtime';
-import { Sandbox } from '../../src/runtime/sandbox';
-import { FileStateStore } from '../../src/runtime/state-store';
+import type { Runtime } from '../../src/runtime/runtime';
+import { newTestRuntime } from './test-runtime';
 import { FakeMica } from './fake-mica';
 
 const PED_CONF = 'org.openeuler.micrun.ped.conf';
@@ -22,19 +21,7 @@ beforeEach(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'micrun-pedcfg-'));
   stateDir = path.join(dir, 'state');
   mica = new FakeMica();
-  runtime = new Runtime({
-    mica,
-    store: new FileStateStore(stateDir),
-    sandbox: new Sandbox(),
-    namespace: 'default',
-    stateDir,
-    pid: 1,
-    resources: { memoryMiB: 32, vcpus: 1, maxVcpus: 8 },
-    log: { info() {}, warn() {} },
-    onExit: async () => {},
-    pollIntervalMs: 10,
-    consoleTimeoutMs: 100,
-  });
+  runtime = newTestRuntime({ mica, stateDir, pid: 1 });
 });
 afterEach(() => {
   runtime.close();

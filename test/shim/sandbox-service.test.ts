@@ -7,9 +7,8 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { Code } from '../../src/errors';
 import { containerd, google, io } from '../../src/proto';
-import { Runtime } from '../../src/runtime/runtime';
-import { Sandbox } from '../../src/runtime/sandbox';
-import { FileStateStore } from '../../src/runtime/state-store';
+import type { Runtime } from '../../src/runtime/runtime';
+import { newTestRuntime } from '../runtime/test-runtime';
 import { createSandboxService, SANDBOX_SERVICE } from '../../src/shim/sandbox-service';
 import { createTaskService, exitHandler, TASK_SERVICE, type TaskEventType, type TaskIOHandle } from '../../src/shim/task-service';
 import { TtrpcClient, TtrpcServer } from '../../src/ttrpc';
@@ -55,19 +54,7 @@ beforeEach(async () => {
   const ios = new Map<string, TaskIOHandle>();
   const sink = { publish: (type: TaskEventType, event: object) => void events.push({ type, event }) };
   const stateDir = path.join(dir, 'state');
-  runtime = new Runtime({
-    mica,
-    store: new FileStateStore(stateDir),
-    sandbox: new Sandbox(),
-    namespace: 'k8s.io',
-    stateDir,
-    pid: SHIM_PID,
-    resources: { memoryMiB: 32, vcpus: 1, maxVcpus: 8 },
-    log: { info() {}, warn() {} },
-    onExit: exitHandler(ios, sink),
-    pollIntervalMs: 10,
-    consoleTimeoutMs: 100,
-  });
+  runtime = newTestRuntime({ mica, stateDir, pid: SHIM_PID, onExit: exitHandler(ios, sink), namespace: 'k8s.io' });
   server = new TtrpcServer();
   const requestShutdown = () => void shutdowns++;
   server.register(TASK_SERVICE, createTaskService({ runtime, ios, events: sink, shimPid: SHIM_PID, openIO: async (_stdio, id) => fakeIO(id), requestShutdown }));

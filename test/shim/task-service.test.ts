@@ -6,9 +6,8 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { Code } from '../../src/errors';
 import { containerd, google, io } from '../../src/proto';
-import { Runtime } from '../../src/runtime/runtime';
-import { Sandbox } from '../../src/runtime/sandbox';
-import { FileStateStore } from '../../src/runtime/state-store';
+import type { Runtime } from '../../src/runtime/runtime';
+import { newTestRuntime } from '../runtime/test-runtime';
 import {
   createTaskService,
   exitHandler,
@@ -68,19 +67,7 @@ beforeEach(() => {
     },
   };
   const stateDir = path.join(dir, 'state');
-  runtime = new Runtime({
-    mica,
-    store: new FileStateStore(stateDir),
-    sandbox: new Sandbox(),
-    namespace: 'default',
-    stateDir,
-    pid: SHIM_PID,
-    resources: { memoryMiB: 32, vcpus: 1, maxVcpus: 8 },
-    log: { info() {}, warn() {} },
-    onExit: exitHandler(ios, sink),
-    pollIntervalMs: 10,
-    consoleTimeoutMs: 200,
-  });
+  runtime = newTestRuntime({ mica, stateDir, pid: SHIM_PID, onExit: exitHandler(ios, sink), consoleTimeoutMs: 200 });
   svc = createTaskService({
     runtime,
     ios,
