@@ -17,6 +17,7 @@ import path from 'node:path';
 import { containerd } from '../../src/proto';
 import { TtrpcClient } from '../../src/ttrpc';
 import { repoRoot, type Containerd } from '../../test/e2e/harness/containerd';
+import { shimDaemons } from '../../test/e2e/harness/leftovers';
 import { isAlive, waitFor } from '../../test/e2e/harness/processes';
 import { msSince, round, sleep, summarize, type Summary } from './summary';
 
@@ -315,17 +316,7 @@ export class DaemonBench {
 
   /** PIDs of shim daemons serving sockets under our socket dir. */
   private daemons(): number[] {
-    return readdirSync('/proc')
-      .filter((e) => /^\d+$/.test(e))
-      .filter((e) => {
-        try {
-          const cmd = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
-          return cmd.includes('serve') && cmd.some((a) => a.startsWith(this.socketDir));
-        } catch {
-          return false;
-        }
-      })
-      .map(Number);
+    return shimDaemons(this.socketDir);
   }
 }
 

@@ -7,12 +7,13 @@
 // Time budget: BENCH_TIMEOUT_MS (default 8 min) — sections that would start after it are skipped,
 // and a run still going a minute past it (or a SIGINT/SIGTERM) is cleaned up and ended: shim
 // daemons of this run (found by PID through their socket paths), containerd, micad-sim.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { distDir, startContainerd, type Containerd } from '../../test/e2e/harness/containerd';
 import { firmwarePath, startMicadSim, type MicadSim } from '../../test/e2e/harness/micad-sim';
 import { run } from '../../test/e2e/harness/processes';
+import { shimDaemons } from '../../test/e2e/harness/leftovers';
 import { ociArchive } from '../../test/e2e/harness/oci-archive';
 import { benchRunDetached, benchRunToExit, benchTaskPs, type CtrBenchImages } from './ctr-bench';
 import { DaemonBench } from './daemon-bench';
@@ -45,7 +46,7 @@ async function main(): Promise<void> {
   let cleaning: Promise<void> | undefined;
   const cleanup = () =>
     (cleaning ??= (async () => {
-      for (const pid of shimDaemons([work, ctd?.shimSocketDir].filter((d): d is string => !!d))) process.kill(pid, 'SIGKILL');
+      for (const dir of [work, ctd?.shimSocketDir]) if (dir) for (const pid of shimDaemons(dir)) process.kill(pid, 'SIGKILL');
       await ctd?.destroy().catch(() => {});
       await sim?.stop().catch(() => {});
       rmSync(work, { recursive: true, force: true });
@@ -97,21 +98,6 @@ async function main(): Promise<void> {
     await cleanup();
   }
   writeFileSync(out, JSON.stringify(result, null, 2));
-}
-
-/** PIDs of shim daemons whose command line names a path under one of `dirs`. */
-function shimDaemons(dirs: string[]): number[] {
-  return readdirSync('/proc')
-    .filter((e) => /^\d+$/.test(e))
-    .filter((e) => {
-      try {
-        const cmd = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
-        return cmd.includes('serve') && cmd.some((a) => dirs.some((d) => a.startsWith(d)));
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
 }
 
 async function importImages(ctd: Containerd, work: string): Promise<void> {
