@@ -69,20 +69,7 @@ export class FakeRtos {
   /** Writes console output as the RTOS would (non-blocking master: retry on EAGAIN).
    * Returns the number of bytes written before `stallMs` passed without progress. */
   async write(data: Buffer | string, stallMs = 2000): Promise<number> {
-    const buf = typeof data === 'string' ? Buffer.from(data) : data;
-    let off = 0;
-    let lastProgress = Date.now();
-    while (off < buf.length) {
-      try {
-        off += fs.writeSync(this.pty.master, buf, off, Math.min(buf.length - off, 65536));
-        lastProgress = Date.now();
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
-        if (Date.now() - lastProgress > stallMs) return off;
-        await new Promise((r) => setImmediate(r));
-      }
-    }
-    return off;
+    return writeNonBlocking(this.pty.master, typeof data === 'string' ? Buffer.from(data) : data, stallMs);
   }
 
   close(): void {
