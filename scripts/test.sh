@@ -6,8 +6,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/deps.sh
+source scripts/lib/containerd-versions.sh
 ensure_node
 ensure_apt_packages
+# containerd 1.7 and 2.x for the e2e matrix (Debian 12's 1.6 comes from ensure_apt_packages).
+MICRUN_CONTAINERD_MATRIX=$(ensure_containerd_versions)
+export MICRUN_CONTAINERD_MATRIX
 npm ci --no-audit --no-fund
 npm run --silent build:firmware
 npm run --silent typecheck

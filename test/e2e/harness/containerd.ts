@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync, symlinkSync, existsSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { SYSTEM_CONTAINERD, type ContainerdBuild } from './containerd-builds';
 import { mountsUnder, stopShimDaemons } from './leftovers';
 import { run, stopChild, waitFor, type RunResult } from './processes';
 
@@ -21,10 +22,14 @@ export interface ContainerdOptions {
   env?: NodeJS.ProcessEnv;
   /** Reuse this directory (to restart containerd over the same state). */
   dir?: string;
+  /** Which containerd build runs (default: Debian 12's, /usr/bin). */
+  build?: ContainerdBuild;
 }
 
 export interface Containerd {
   dir: string;
+  /** The containerd build that runs. */
+  build: ContainerdBuild;
   address: string;
   ttrpcAddress: string;
   root: string;
@@ -55,6 +60,7 @@ export function linkBinaries(binDir: string): void {
 }
 
 export async function startContainerd(opts: ContainerdOptions = {}): Promise<Containerd> {
+  const build = opts.build ?? SYSTEM_CONTAINERD;
   const dir = opts.dir ?? mkdtempSync(path.join(tmpdir(), 'micrun-ctd-'));
   const root = path.join(dir, 'root');
   const state = path.join(dir, 'state');
@@ -86,16 +92,17 @@ export async function startContainerd(opts: ContainerdOptions = {}): Promise<Con
   const env = {
     ...process.env,
     ...opts.env,
-    PATH: `${binDir}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`,
+    // Our binaries, then this build's containerd-shim-runc-v2, then the rest.
+    PATH: `${binDir}:${build.binDir}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`,
     MICRUN_SHIM_SOCKET_DIR: shimSocketDir,
   };
-  const child: ChildProcess = spawn('containerd', ['--config', configPath], {
+  const child: ChildProcess = spawn(path.join(build.binDir, 'containerd'), ['--config', configPath], {
     env,
     stdio: ['ignore', logFd, logFd],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const ctr: Containerd['ctr'] = (args, o = {}) =>
-    run('ctr', ['--address', address, '--namespace', o.namespace ?? 'default', ...args], {
+    run(path.join(build.binDir, 'ctr'), ['--address', address, '--namespace', o.namespace ?? 'default', ...args], {
       input: o.input,
       timeoutMs: o.timeoutMs ?? 60_000,
       env,
@@ -119,6 +126,7 @@ export async function startContainerd(opts: ContainerdOptions = {}): Promise<Con
   };
   return {
     dir,
+    build,
     address,
     ttrpcAddress: `${address}.ttrpc`,
     root,
