@@ -7,7 +7,7 @@
 // The rootfs comes from an image we do not trust, so the host must never be read through it.
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { lstat, mkdir, open, readdir, readlink, rename, rm, rmdir } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, readlink, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { internal, invalidArgument, notFound } from '../errors';
 
@@ -194,19 +194,14 @@ async function openNoFollow(file: string): Promise<AsyncIterable<unknown>> {
   return fh.createReadStream({ autoClose: true });
 }
 
-/** `<stateDir>/containers/<id>/firmware.elf`: where a staged firmware lives. */
-export function stagedFirmwarePath(stateDir: string, id: string): string {
-  return path.join(containerDir(stateDir, id), 'firmware.elf');
-}
-
 /**
- * Copies the firmware to `<stateDir>/containers/<id>/firmware.elf` (temp + fsync + rename) and
- * returns that path. micad gets this copy because containerd may unmount the rootfs before micad
+ * Copies the firmware to `<dir>/firmware.elf` (temp + fsync + rename) and returns that path; `dir`
+ * is the container's state directory (runtime/state-store.ts containerDir, which validates the id). micad gets this copy because containerd may unmount the rootfs before micad
  * loads the ELF, and a rootfs file could change under us. The copy is hashed while it is written,
  * so `container.firmware_hash` holds for exactly the bytes micad will load.
  */
-export async function stageFirmware(found: FoundFirmware, stateDir: string, id: string): Promise<string> {
-  return stageFile(found, stateDir, id, 'firmware.elf');
+export async function stageFirmware(found: FoundFirmware, dir: string): Promise<string> {
+  return stageFile(found, dir, 'firmware.elf');
 }
 
 /**
@@ -223,15 +218,12 @@ export async function findPedestalConfig(rootfs: string, pathInRootfs: string): 
   return { hostPath: checked.hostPath, rootfsPath: checked.rootfsPath, source: 'annotation', size: checked.size };
 }
 
-/** Stages the pedestal configuration to `<stateDir>/containers/<id>/pedestal.conf` (see stageFirmware). */
-export async function stagePedestalConfig(found: FoundFirmware, stateDir: string, id: string): Promise<string> {
-  return stageFile(found, stateDir, id, PEDESTAL_CONFIG_NAME);
+/** Stages the pedestal configuration to `<dir>/pedestal.conf` (see stageFirmware). */
+export async function stagePedestalConfig(found: FoundFirmware, dir: string): Promise<string> {
+  return stageFile(found, dir, 'pedestal.conf');
 }
 
-const PEDESTAL_CONFIG_NAME = 'pedestal.conf';
-
-async function stageFile(found: FoundFirmware, stateDir: string, id: string, name: string): Promise<string> {
-  const dir = containerDir(stateDir, id);
+async function stageFile(found: FoundFirmware, dir: string, name: string): Promise<string> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const target = path.join(dir, name);
   const tmp = `${target}.tmp-${process.pid}-${Date.now()}`;
@@ -246,7 +238,7 @@ async function stageFile(found: FoundFirmware, stateDir: string, id: string, nam
   } catch (err) {
     await out.close().catch(() => {});
     await rm(tmp, { force: true });
-    throw internal(`cannot stage ${found.hostPath} for container ${id} into ${dir}: ${(err as Error).message}`, err);
+    throw internal(`cannot stage ${found.hostPath} into ${dir}: ${(err as Error).message}`, err);
   }
   await out.close();
   const actual = hash.digest('hex');
@@ -257,29 +249,6 @@ async function stageFile(found: FoundFirmware, stateDir: string, id: string, nam
   await rename(tmp, target);
   await syncDir(dir);
   return target;
-}
-
-/**
- * Removes the staged firmware and pedestal configuration (and their directory when nothing else
- * is left in it). Idempotent.
- */
-export async function removeStagedFirmware(stateDir: string, id: string): Promise<void> {
-  const dir = containerDir(stateDir, id);
-  await rm(path.join(dir, 'firmware.elf'), { force: true });
-  await rm(path.join(dir, PEDESTAL_CONFIG_NAME), { force: true });
-  try {
-    await rmdir(dir);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'ENOENT' && code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
-  }
-}
-
-function containerDir(stateDir: string, id: string): string {
-  if (!id || id === '.' || id === '..' || id.includes('/') || id.includes('\0')) {
-    throw invalidArgument(`container id ${JSON.stringify(id)} cannot name a directory`);
-  }
-  return path.join(stateDir, 'containers', id);
 }
 
 async function syncDir(dir: string): Promise<void> {

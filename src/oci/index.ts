@@ -25,8 +25,6 @@ export {
   findFirmware,
   resolveInRoot,
   stageFirmware,
-  stagedFirmwarePath,
-  removeStagedFirmware,
   findPedestalConfig,
   stagePedestalConfig,
 } from './firmware';

@@ -19,7 +19,7 @@ import { Container, type ContainerRecord, type ExitInfo, type Stdio } from './co
 import { ExitMonitor } from './exit-monitor';
 import type { Sandbox } from './sandbox';
 import { signalAction, signalName, type SignalAction } from './signal-policy';
-import type { StateStore } from './state-store';
+import { containerDir, type StateStore } from './state-store';
 
 export interface RootfsMount {
   type: string;
@@ -102,6 +102,7 @@ export class Runtime {
 
   async create(input: CreateInput): Promise<Container> {
     const { id, bundle } = input;
+    const stateDir = containerDir(this.deps.stateDir, id); // an id that cannot name a directory fails first
     if (this.deps.sandbox.has(id) || this.creating.has(id)) {
       // A duplicate id, or the same id created twice concurrently.
       throw alreadyExists(`container ${id} already exists in this shim`);
@@ -149,12 +150,12 @@ export class Runtime {
           args: spec.process?.args,
           cwd: spec.process?.cwd,
         });
-        const firmware = await stageFirmware(found, this.deps.stateDir, id);
+        const firmware = await stageFirmware(found, stateDir);
         // ped.conf names a file inside the image; micad reads host paths, and the rootfs may be
         // unmounted before it loads it — so it gets a staged copy beside the firmware (removed
         // with the container's state directory by store.remove, on failure and on delete).
         const pedestalConfig = ann.pedestalConfig
-          ? await stagePedestalConfig(await findPedestalConfig(rootfs, ann.pedestalConfig), this.deps.stateDir, id)
+          ? await stagePedestalConfig(await findPedestalConfig(rootfs, ann.pedestalConfig), stateDir)
           : undefined;
         const resources = planCreateResources(spec.linux?.resources, this.deps.resources, {
           minMemoryMiB: ann.minMemoryMiB,

@@ -4,6 +4,7 @@
 // `delete` one-shot reads it to clean up after a daemon that died. Leaf module: node built-ins only.
 import { promises as fs, constants } from 'node:fs';
 import path from 'node:path';
+import { invalidArgument } from '../errors';
 import type { ContainerRecord } from './container';
 
 export interface StateStore {
@@ -14,7 +15,25 @@ export interface StateStore {
   list(): Promise<string[]>;
 }
 
-export const containerDir = (stateDir: string, id: string) => path.join(stateDir, 'containers', id);
+/** containerd's identifier rule (pkg/identifiers): what every container and sandbox id obeys. */
+const ID_PATTERN = /^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$/;
+const ID_MAX_LENGTH = 76;
+
+/**
+ * `<stateDir>/containers/<id>`: the one place a container id becomes a path. The id comes from
+ * the caller of Create (or `delete`'s argv), so it is checked here: `..`, `/`, NUL or an over-long
+ * id would name a directory outside the state dir, which Create's undo and `delete` remove
+ * recursively. Throws InvalidArgument; nothing outside `<stateDir>/containers` is ever named.
+ */
+export function containerDir(stateDir: string, id: string): string {
+  if (id.length > ID_MAX_LENGTH || !ID_PATTERN.test(id)) {
+    throw invalidArgument(
+      `container id ${JSON.stringify(id.length > ID_MAX_LENGTH ? id.slice(0, ID_MAX_LENGTH) + '…' : id)} is not valid: ` +
+        `ids are 1–${ID_MAX_LENGTH} letters and digits, separated by single ".", "_" or "-"`,
+    );
+  }
+  return path.join(stateDir, 'containers', id);
+}
 
 export class FileStateStore implements StateStore {
   constructor(private readonly stateDir: string) {}
