@@ -43,6 +43,9 @@ export class LoggerSupervisor {
   private restartTimer: NodeJS.Timeout | undefined;
   private starting: Promise<LoggingBinary | undefined> | undefined;
   private stopped: Promise<void> | undefined;
+  /** Completion of the write each channel has in flight to the current binary (at most one:
+   * a Writable hands over the next chunk only after this one is done). */
+  private readonly inFlight: Record<Channel, (() => void) | undefined> = { stdout: undefined, stderr: undefined };
 
   private constructor(
     private current: LoggingBinary,
@@ -103,13 +106,17 @@ export class LoggerSupervisor {
   private forward(channel: Channel, chunk: Buffer, done: () => void): void {
     const socket = this.current[channel];
     if (this.state === 'up' && !socket.destroyed) {
-      let called = false;
+      // A binary dying with this write in flight must not wedge the pump: onExit completes the
+      // write still pending on each channel. (One reaction per binary, registered in watch() —
+      // not one per chunk on `exited`, which retained every chunk's closure until the binary
+      // exited: ~244 bytes per console write.)
       const once = () => {
-        if (!called) (called = true), done();
+        if (this.inFlight[channel] !== once) return;
+        this.inFlight[channel] = undefined;
+        done();
       };
+      this.inFlight[channel] = once;
       socket.write(chunk, once);
-      // A binary dying with this write in flight must not wedge the pump.
-      void this.current.exited.then(once);
       return;
     }
     if (this.state !== 'gone' && this.state !== 'stopped' && this.heldBytes + chunk.length <= this.policy.holdBytes) {
@@ -126,7 +133,10 @@ export class LoggerSupervisor {
   }
 
   private onExit(binary: LoggingBinary, info: ExitInfo): void {
-    if (binary !== this.current || this.state === 'stopped') return;
+    if (binary !== this.current) return;
+    this.inFlight.stdout?.();
+    this.inFlight.stderr?.();
+    if (this.state === 'stopped') return;
     if (this.restarts >= this.policy.maxRestarts) {
       this.state = 'gone';
       this.droppedBytes += this.heldBytes;
