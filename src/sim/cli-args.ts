@@ -1,5 +1,6 @@
 // micad-sim's command line. Pure: argv in, options (or a usage error) out.
 
+import { isAbsolute } from 'node:path';
 import { invalidArgument } from '../errors';
 import { DEFAULT_SOCKET_DIR } from '../mica/wire';
 
@@ -18,8 +19,9 @@ Serves micad's control protocol on DIR (default ${DEFAULT_SOCKET_DIR}) and runs 
 firmware in qemu-system-arm. Runs in the foreground; logs to stderr; SIGTERM/SIGINT stop every
 QEMU and remove the sockets.
 
-  --socket-dir DIR  micad's socket directory (wiped at start, like micad)
-  --state-dir DIR   private QEMU sockets (default: a new temp directory)
+  --socket-dir DIR  micad's socket directory, an absolute path; refused while a live micad
+                    serves it; only the sockets micad-sim makes there are removed
+  --state-dir DIR   private QEMU sockets, an absolute path (default: a new temp directory)
   --qemu PATH       QEMU binary (default qemu-system-arm)
   --machine NAME    QEMU machine for every instance (default: from the ELF; Cortex-M → mps2-an385)
 `;
@@ -44,10 +46,10 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
     if (value === undefined || value === '') throw invalidArgument(`${flag} needs a value\n${USAGE}`);
     switch (flag) {
       case '--socket-dir':
-        opts.socketDir = value;
+        opts.socketDir = absolute(flag, value);
         break;
       case '--state-dir':
-        opts.stateDir = value;
+        opts.stateDir = absolute(flag, value);
         break;
       case '--qemu':
         opts.qemuPath = value;
@@ -60,4 +62,10 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
     }
   }
   return opts;
+}
+
+/** Directories must not depend on the cwd of whoever started micad-sim. */
+function absolute(flag: string, value: string): string {
+  if (!isAbsolute(value)) throw invalidArgument(`${flag} must be an absolute path, got "${value}"\n${USAGE}`);
+  return value;
 }

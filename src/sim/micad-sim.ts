@@ -1,9 +1,12 @@
-// The daemon: micad's sockets and instance registry. Like micad it owns the whole socket
-// directory (wiped at start and at shutdown), takes one binary create_msg per connection on
+// The daemon: micad's sockets and instance registry. Unlike micad (which clears its own fixed
+// /run/mica) it takes any directory, so it never wipes one: at start it refuses a directory where
+// a live micad answers, removes only stale micad sockets nobody listens on, and at shutdown
+// removes only the sockets it made (and the directory, if it made it and it is empty). Like
+// micad it takes one binary create_msg per connection on
 // mica-create.socket and one text command per connection on <name>.socket, replies, closes.
 // Unlike micad's single thread, a slow `start` of one instance never delays another's requests.
 
-import { access, mkdir, open, rm } from 'node:fs/promises';
+import { access, mkdir, open, rm, rmdir } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { isCodedError } from '../errors';
@@ -18,6 +21,7 @@ import { commandText, handleCommand } from './command-handler';
 import { decodeCreateMessage, type DecodedCreateMessage } from './create-message';
 import { detectMachine } from './elf-machine';
 import { Instance } from './instance';
+import { claimSocketDir } from './socket-dir';
 
 export interface MicadSimOptions {
   socketDir: string;
@@ -47,13 +51,14 @@ export class MicadSim {
   private readonly reserved = new Set<string>();
   private createServer: Server | undefined;
   private nextPrivateDir = 0;
+  private madeSocketDir = false;
 
   constructor(private readonly o: MicadSimOptions) {}
 
   async start(): Promise<void> {
-    // micad: rm -rf /run/mica at every start; stale sockets of a previous run go with it.
-    await rm(this.o.socketDir, { recursive: true, force: true });
-    await mkdir(this.o.socketDir, { recursive: true, mode: 0o700 });
+    const claim = await claimSocketDir(this.o.socketDir);
+    this.madeSocketDir = claim.made;
+    for (const stale of claim.removedStale) this.o.log(`removed stale socket ${stale}`);
     await mkdir(this.o.stateDir, { recursive: true, mode: 0o700 });
     this.createServer = await listen(join(this.o.socketDir, CREATE_SOCKET_NAME), (socket) =>
       this.onCreateConnection(socket),
@@ -62,6 +67,7 @@ export class MicadSim {
 
   /** Stops every QEMU (by PID), removes every socket. Idempotent. */
   async shutdown(): Promise<void> {
+    const listening = this.createServer !== undefined;
     this.createServer?.close();
     this.createServer = undefined;
     const all = [...this.instances.values()];
@@ -72,7 +78,11 @@ export class MicadSim {
         await instance.serialize(() => instance.remove()).catch((err) => this.o.log(`${instance.name}: ${String(err)}`));
       }),
     );
-    await rm(this.o.socketDir, { recursive: true, force: true });
+    // Only what start() and create() made: each instance socket went with its server above
+    // (a unix socket server unlinks its path on close); then the create socket and, if we made
+    // the directory and nothing else lives in it, the directory.
+    if (listening) await rm(join(this.o.socketDir, CREATE_SOCKET_NAME), { force: true });
+    if (this.madeSocketDir) await rmdir(this.o.socketDir).catch(() => undefined);
   }
 
   get instanceCount(): number {

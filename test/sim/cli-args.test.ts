@@ -17,6 +17,12 @@ describe('parseCliArgs', () => {
     expect(() => parseCliArgs(['--sockets', 'x'])).toThrow(/unknown option --sockets/);
     expect(() => parseCliArgs(['--socket-dir'])).toThrow(/--socket-dir needs a value/);
   });
+
+  it('refuses relative directories (regression: a relative --socket-dir was wiped relative to the cwd)', () => {
+    expect(() => parseCliArgs(['--socket-dir', 'run/mica'])).toThrow(/--socket-dir must be an absolute path, got "run\/mica"/);
+    expect(() => parseCliArgs(['--socket-dir=.'])).toThrow(/--socket-dir must be an absolute path/);
+    expect(() => parseCliArgs(['--state-dir', 'x'])).toThrow(/--state-dir must be an absolute path/);
+  });
 });
 
 describe('proc stats', () => {
