@@ -3,5 +3,5 @@
 //
 // It does not know who uses a value: it only reads and checks. It never writes the file, and it
 // does not watch it (a config change applies to shims started afterwards).
-export { loadConfig, defaultConfig, DEFAULT_CONFIG_PATH, LOG_LEVELS } from './load-config';
-export type { Config, LoadConfigOptions, LogLevel } from './load-config';
+export { loadConfig, defaultConfig, BOOTSTRAP_FORMS, DEFAULT_CONFIG_PATH, LOG_LEVELS } from './load-config';
+export type { BootstrapForm, Config, LoadConfigOptions, LogLevel } from './load-config';

@@ -11,6 +11,12 @@ import { PEDESTALS, type Pedestal } from '../oci/pedestals';
 export const DEFAULT_CONFIG_PATH = '/etc/mica/micrun/config.toml';
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+/**
+ * What `start` prints for containerd (shim bootstrap): the bare address every containerd reads,
+ * or the JSON form with Task API version 2 (containerd 1.7+) or 3 (2.x only; 1.7 rejects it).
+ */
+export const BOOTSTRAP_FORMS = ['address', 'json-v2', 'json-v3'] as const;
+export type BootstrapForm = (typeof BOOTSTRAP_FORMS)[number];
 
 /** Field names are the TOML keys, so the file, the docs and the code use one spelling. */
 export interface Config {
@@ -34,6 +40,10 @@ export interface Config {
     default_vcpus: number;
     /** Upper bound on vCPUs per container (create message max_vcpu). */
     max_vcpus: number;
+  };
+  shim: {
+    /** Output form of `start` (see BOOTSTRAP_FORMS); "address" works with containerd 1.6 to 2.x. */
+    bootstrap: BootstrapForm;
   };
   telemetry: {
     /** OTLP/gRPC endpoint for traces; "" = tracing off. OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT wins. */
@@ -63,6 +73,7 @@ const SCHEMA: { [S in Section]: { [K in keyof Config[S]]: Check } } = {
   mica: { socket_dir: absPath, timeout_ms: int(1, 600_000), pedestal: oneOf(['', ...PEDESTALS]) },
   runtime: { state_dir: absPath, log_level: oneOf(LOG_LEVELS) },
   resources: { default_memory_mib: int(1, 1024 * 1024), default_vcpus: int(1, 1024), max_vcpus: int(1, 1024) },
+  shim: { bootstrap: oneOf(BOOTSTRAP_FORMS) },
   telemetry: { otlp_endpoint: endpointUrl },
 };
 
@@ -71,6 +82,7 @@ export function defaultConfig(): Config {
     mica: { socket_dir: '/run/mica', timeout_ms: 5000, pedestal: '' },
     runtime: { state_dir: '/run/micrun', log_level: 'info' },
     resources: { default_memory_mib: 32, default_vcpus: 1, max_vcpus: 8 },
+    shim: { bootstrap: 'address' },
     telemetry: { otlp_endpoint: '' },
   };
 }
@@ -78,7 +90,10 @@ export function defaultConfig(): Config {
 export interface LoadConfigOptions {
   /** Environment to read overrides from; default process.env. */
   env?: NodeJS.ProcessEnv;
-  /** Config file; default $MICRUN_CONFIG, else /etc/mica/micrun/config.toml. */
+  /**
+   * Config file; default $MICRUN_CONFIG, else /etc/mica/micrun/config.toml. `start` passes the
+   * runtime handler's ConfigPath option here; a named file that does not exist is an error.
+   */
   path?: string;
 }
 

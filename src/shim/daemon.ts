@@ -19,7 +19,7 @@ import { TaskIO } from './io';
 import { EventPublisher } from './publisher';
 import { createSandboxService, SANDBOX_SERVICE } from './sandbox-service';
 import { logStartupFailure } from './startup-failure';
-import { createTaskService, exitHandler, TASK_SERVICE, type TaskIOHandle } from './task-service';
+import { createTaskService, exitHandler, TASK_SERVICE, TASK_SERVICE_V3, type TaskIOHandle } from './task-service';
 
 /** Wires and starts serving on the socket `start` bound and `serve` (serve.ts) adopted. */
 export async function runDaemon(args: ShimArgs, early: EarlyListener): Promise<void> {
@@ -89,17 +89,18 @@ export async function runDaemon(args: ShimArgs, early: EarlyListener): Promise<v
       log.flush?.();
       setTimeout(() => process.exit(0), 50).unref();
     };
-    server.register(
-      TASK_SERVICE,
-      createTaskService({
-        runtime,
-        ios,
-        events: publisher,
-        shimPid: process.pid,
-        openIO: (stdio, containerId) => TaskIO.open(stdio, { containerId, namespace: args.namespace, logger: log }),
-        requestShutdown: () => void stop('Shutdown: no container left'),
-      }),
-    );
+    const tasks = createTaskService({
+      runtime,
+      ios,
+      events: publisher,
+      shimPid: process.pid,
+      openIO: (stdio, containerId) => TaskIO.open(stdio, { containerId, namespace: args.namespace, logger: log }),
+      requestShutdown: () => void stop('Shutdown: no container left'),
+    });
+    // One set of handlers under both names: `start`'s bootstrap form (config shim.bootstrap)
+    // decides which one containerd calls, and 2.x falls back from v3 to v2 on Unimplemented.
+    server.register(TASK_SERVICE, tasks);
+    server.register(TASK_SERVICE_V3, tasks);
     server.register(
       SANDBOX_SERVICE,
       createSandboxService({ runtime, shimPid: process.pid, requestShutdown: () => void stop('ShutdownSandbox: no container left') }),

@@ -9,16 +9,18 @@ import { unmountRootfs } from '../oci/rootfs';
 import { containerd } from '../proto';
 import { FileStateStore } from '../runtime/state-store';
 import type { ShimArgs } from './args';
+import { rememberedConfigPath } from './config-choice';
 
 /** 128 + SIGKILL, what runc reports for a task its cleanup had to kill. */
 const KILLED = 137;
 const MICAD_TIMEOUT_MS = 1_500;
 
 export async function runDelete(args: ShimArgs, env: NodeJS.ProcessEnv = process.env): Promise<Uint8Array> {
-  const config = loadConfig({ env });
+  const bundle = args.bundle || process.cwd();
+  // The config `start` used (the runtime handler's ConfigPath), so we look in the same state dir.
+  const config = loadConfig({ env, path: rememberedConfigPath(bundle) });
   const store = new FileStateStore(config.runtime.state_dir);
   const record = await store.load(args.id);
-  const bundle = args.bundle || process.cwd();
   let exitStatus = record?.exitStatus ?? KILLED;
   let exitedAt = record?.exitedAt ? new Date(record.exitedAt) : new Date();
 

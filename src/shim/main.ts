@@ -21,9 +21,9 @@ function main(argv: readonly string[]): void {
       process.stdout.write(`containerd-shim-mica-v2 ${version}\n`);
       return;
     case 'start':
-      import('./start')
-        .then((m) => m.runStart(args))
-        .then((address) => process.stdout.write(address, () => process.exit(0)), fail);
+      Promise.all([import('./start'), import('./start-options')])
+        .then(([m, o]) => m.runStart(args, process.env, o.decodeStartOptions(o.readStdin())))
+        .then((bootstrap) => process.stdout.write(bootstrap, () => process.exit(0)), fail);
       return;
     case 'delete':
       import('./delete')
@@ -31,8 +31,8 @@ function main(argv: readonly string[]): void {
         .then((bytes) => process.stdout.write(bytes, () => process.exit(0)), fail);
       return;
     case 'info':
-      import('./info')
-        .then((m) => m.runtimeInfo(version))
+      Promise.all([import('./info'), import('./start-options')])
+        .then(([m, o]) => m.runtimeInfo(version, o.readStdin()))
         .then((bytes) => process.stdout.write(bytes, () => process.exit(0)), fail);
       return;
     case 'serve':

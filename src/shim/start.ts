@@ -16,24 +16,35 @@ import net from 'node:net';
 import path from 'node:path';
 import { loadConfig } from '../config';
 import { SERVE_ACTION, type ShimArgs } from './args';
+import { bootstrapOutput } from './bootstrap';
+import { rememberConfigPath } from './config-choice';
 import { LISTENER_FD, LISTENER_INODE_ENV } from './early-listener';
 import { groupId, socketPath, socketRoot, toAddress } from './socket-address';
+import type { StartOptions } from './start-options';
 
 const DIAL_TIMEOUT_MS = 1_000;
 /** Binding loses to a racing `start` of the same group at most this often before we give up. */
 const MAX_BIND_ATTEMPTS = 3;
 
-export async function runStart(args: ShimArgs, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+/**
+ * Resolves with what to print: the daemon's address in the configured bootstrap form.
+ * `options` are the runtime options containerd wrote on stdin (start-options.ts).
+ */
+export async function runStart(args: ShimArgs, env: NodeJS.ProcessEnv = process.env, options?: StartOptions): Promise<string> {
   const bundle = args.bundle || process.cwd();
   const group = groupId(args.id, readAnnotations(bundle));
+  // The handler's ConfigPath, if any, chooses the config for this start, the daemon and `delete`.
+  const configPath = options?.configPath || undefined;
   // A bad config file fails here with the key it names, not later in a daemon nobody hears.
-  loadConfig({ env });
+  const config = loadConfig({ env, path: configPath });
+  if (configPath) env = { ...env, MICRUN_CONFIG: configPath };
   const root = socketRoot(env);
   mkdirSync(root, { recursive: true, mode: 0o700 });
   const socket = socketPath(root, args.address, args.namespace, group);
   const address = toAddress(socket);
   // Written first: it also proves the bundle is writable before anything is bound or spawned.
   writeAddress(bundle, address);
+  rememberConfigPath(bundle, configPath ?? '');
 
   // Two starts of one pod may race: the loser's bind fails with EADDRINUSE, and then the
   // winner's socket answers on the next look (it listens before its daemon is even spawned).
@@ -58,7 +69,7 @@ export async function runStart(args: ShimArgs, env: NodeJS.ProcessEnv = process.
     // (libuv), and the daemon now serves it. main.ts ends this process with process.exit.
     break;
   }
-  return address;
+  return bootstrapOutput(address, config.shim.bootstrap);
 }
 
 function writeAddress(bundle: string, address: string): void {

@@ -14,6 +14,8 @@ import type { Handler } from '../ttrpc';
 import { unary } from './unary';
 
 export const TASK_SERVICE = 'containerd.task.v2.Task';
+/** Task API v3: the same messages as v2 under a new name (containerd 2.x, shim bootstrap version 3). */
+export const TASK_SERVICE_V3 = 'containerd.task.v3.Task';
 
 export type TaskMethod =
   | 'State' | 'Create' | 'Start' | 'Delete' | 'Pids' | 'Pause' | 'Resume' | 'Checkpoint' | 'Kill'

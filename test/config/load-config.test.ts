@@ -25,6 +25,7 @@ describe('loadConfig', () => {
       mica: { socket_dir: '/run/mica', timeout_ms: 5000, pedestal: '' },
       runtime: { state_dir: '/run/micrun', log_level: 'info' },
       resources: { default_memory_mib: 32, default_vcpus: 1, max_vcpus: 8 },
+      shim: { bootstrap: 'address' },
       telemetry: { otlp_endpoint: '' },
     });
     expect(defaultConfig()).toEqual(config);
@@ -43,6 +44,8 @@ log_level = "debug"
 default_memory_mib = 64
 default_vcpus = 2
 max_vcpus = 4
+[shim]
+bootstrap = "json-v3"
 [telemetry]
 otlp_endpoint = "http://127.0.0.1:4317"
 `);
@@ -50,6 +53,7 @@ otlp_endpoint = "http://127.0.0.1:4317"
       mica: { socket_dir: '/tmp/sim', timeout_ms: 1500, pedestal: 'xen' },
       runtime: { state_dir: '/var/run/micrun2', log_level: 'debug' },
       resources: { default_memory_mib: 64, default_vcpus: 2, max_vcpus: 4 },
+      shim: { bootstrap: 'json-v3' },
       telemetry: { otlp_endpoint: 'http://127.0.0.1:4317' },
       source: p,
     });
@@ -70,6 +74,12 @@ otlp_endpoint = "http://127.0.0.1:4317"
     expect(c.mica.socket_dir).toBe('/env/mica');
     expect(c.runtime).toEqual({ state_dir: '/env/state', log_level: 'trace' });
     expect(c.telemetry.otlp_endpoint).toBe('http://otel:4317');
+  });
+
+  test('shim.bootstrap accepts only the three forms containerd understands', () => {
+    expect(() => loadConfig({ env: {}, path: file('[shim]\nbootstrap = "json"\n') })).toThrow(
+      /shim\.bootstrap must be one of "address", "json-v2", "json-v3", got "json"/,
+    );
   });
 
   test('a bad env override names the variable', () => {

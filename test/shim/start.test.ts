@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import type { ShimArgs } from '../../src/shim/args';
 import { socketPath } from '../../src/shim/socket-address';
+import { rememberedConfigPath } from '../../src/shim/config-choice';
 import { readAnnotations, runStart } from '../../src/shim/start';
 
 let dir: string;
@@ -94,6 +95,45 @@ describe('runStart before any daemon is spawned', () => {
     const b = bundle('c2', '{"ociVersion":"1.0.2"}');
     await expect(runStart(args('c2', b), { MICRUN_SHIM_SOCKET_DIR: root, MICRUN_CONFIG: cfg })).rejects.toThrow(/socket_dri/);
     expect(existsSync(root) ? readdirSync(root) : []).toEqual([]);
+    expect(existsSync(path.join(b, 'address'))).toBe(false);
+  });
+
+  test('the runtime options choose the config: its bootstrap form is printed and the path is kept for delete', async () => {
+    const root = path.join(dir, 's');
+    mkdirSync(root, { mode: 0o700 });
+    const sock = socketPath(root, '/run/x/containerd.sock', 'ns', 'c5');
+    live = net.createServer((c) => c.destroy());
+    await new Promise<void>((r) => live!.listen(sock, r));
+    const cfg = path.join(dir, 'xen.toml');
+    writeFileSync(cfg, '[shim]\nbootstrap = "json-v3"\n');
+    const other = path.join(dir, 'env.toml');
+    writeFileSync(other, '[shim]\nbootstrap = "json-v2"\n');
+    const b = bundle('c5');
+    const printed = await runStart(args('c5', b), { MICRUN_SHIM_SOCKET_DIR: root, MICRUN_CONFIG: other }, { typeUrl: 'runtimeoptions.v1.Options', configPath: cfg });
+    expect(JSON.parse(printed)).toEqual({ version: 3, address: `unix://${sock}`, protocol: 'ttrpc' });
+    expect(readFileSync(path.join(b, 'address'), 'utf8')).toBe(`unix://${sock}`); // 1.6/1.7 re-read the bare address
+    expect(rememberedConfigPath(b)).toBe(cfg);
+    // Without options, $MICRUN_CONFIG applies and nothing is recorded.
+    const b2 = bundle('c5b');
+    const sock2 = socketPath(root, '/run/x/containerd.sock', 'ns', 'c5b');
+    const live2 = net.createServer((c) => c.destroy());
+    await new Promise<void>((r) => live2.listen(sock2, r));
+    try {
+      expect(JSON.parse(await runStart(args('c5b', b2), { MICRUN_SHIM_SOCKET_DIR: root, MICRUN_CONFIG: other })).version).toBe(2);
+      expect(rememberedConfigPath(b2)).toBeUndefined();
+    } finally {
+      await new Promise((r) => live2.close(r));
+    }
+  });
+
+  test('a ConfigPath option naming a missing file fails start naming the file, before a socket is bound', async () => {
+    const root = path.join(dir, 's');
+    const b = bundle('c6');
+    const missing = path.join(dir, 'no-such.toml');
+    await expect(runStart(args('c6', b), { MICRUN_SHIM_SOCKET_DIR: root }, { typeUrl: 'runtimeoptions.v1.Options', configPath: missing })).rejects.toThrow(
+      new RegExp(`cannot read micrun config ${missing}`),
+    );
+    expect(existsSync(root)).toBe(false);
     expect(existsSync(path.join(b, 'address'))).toBe(false);
   });
 
