@@ -110,12 +110,25 @@ export function parseLinuxResources(raw: unknown, source = 'update request'): Li
 
 function readMount(r: ShapeReader, raw: unknown, where: string): OciMount {
   const m = r.object(raw, where);
-  return {
+  const mount = {
     destination: r.optString(m.destination, `${where}.destination`) ?? '',
     type: r.optString(m.type, `${where}.type`) ?? '',
     source: r.optString(m.source, `${where}.source`) ?? '',
     options: r.stringArray(m.options, `${where}.options`),
   };
+  // An idmapped mount asks for file ownership that micrun cannot give (it makes no spec mounts):
+  // refused by name rather than silently dropped. containerd 2.x asks `-info` first and refuses
+  // on its own (our Features say idmap is not supported); 1.6/1.7 and direct API users get this.
+  const mapped = ['uidMappings', 'gidMappings'].filter((k) => m[k] !== undefined && m[k] !== null);
+  const options = mount.options.filter((o) => o === 'idmap' || o === 'ridmap');
+  if (mapped.length > 0 || options.length > 0) {
+    throw r.error(
+      where,
+      `(${mount.destination || 'no destination'}) is an idmap mount (${[...mapped, ...options.map((o) => `option "${o}"`)].join(', ')}): ` +
+        'micrun does not support idmap mounts; remove the mapping from the mount',
+    );
+  }
+  return mount;
 }
 
 function readResources(r: ShapeReader, raw: unknown, where: string): LinuxResources {

@@ -6672,6 +6672,188 @@ export namespace google {
     }
 }
 
+/** Namespace runtime. */
+export namespace runtime {
+
+    /** Namespace v1. */
+    namespace v1 {
+
+        /**
+         * Properties of a PodSandboxMetadata.
+         * @deprecated Use runtime.v1.PodSandboxMetadata.$Properties instead.
+         */
+        interface IPodSandboxMetadata extends runtime.v1.PodSandboxMetadata.$Properties {
+        }
+
+        /** Represents a PodSandboxMetadata. */
+        class PodSandboxMetadata {
+
+            /**
+             * Constructs a new PodSandboxMetadata.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: runtime.v1.PodSandboxMetadata.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** PodSandboxMetadata name. */
+            name: string;
+
+            /** PodSandboxMetadata uid. */
+            uid: string;
+
+            /** PodSandboxMetadata namespace. */
+            namespace: string;
+
+            /** PodSandboxMetadata attempt. */
+            attempt: number;
+
+            /**
+             * Creates a new PodSandboxMetadata instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns PodSandboxMetadata instance
+             */
+            static create(properties: runtime.v1.PodSandboxMetadata.$Shape): runtime.v1.PodSandboxMetadata & runtime.v1.PodSandboxMetadata.$Shape;
+            static create(properties?: runtime.v1.PodSandboxMetadata.$Properties): runtime.v1.PodSandboxMetadata;
+
+            /**
+             * Encodes the specified PodSandboxMetadata message. Does not implicitly {@link runtime.v1.PodSandboxMetadata.verify|verify} messages.
+             * @param message PodSandboxMetadata message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: runtime.v1.PodSandboxMetadata.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a PodSandboxMetadata message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {runtime.v1.PodSandboxMetadata & runtime.v1.PodSandboxMetadata.$Shape} PodSandboxMetadata
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): runtime.v1.PodSandboxMetadata & runtime.v1.PodSandboxMetadata.$Shape;
+
+            /**
+             * Gets the type url for PodSandboxMetadata
+             * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+             * @returns The type url
+             */
+            static getTypeUrl(prefix?: string): string;
+        }
+
+        namespace PodSandboxMetadata {
+
+            /** Properties of a PodSandboxMetadata. */
+            interface $Properties {
+
+                /** PodSandboxMetadata name */
+                name?: (string|null);
+
+                /** PodSandboxMetadata uid */
+                uid?: (string|null);
+
+                /** PodSandboxMetadata namespace */
+                namespace?: (string|null);
+
+                /** PodSandboxMetadata attempt */
+                attempt?: (number|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a PodSandboxMetadata. */
+            type $Shape = runtime.v1.PodSandboxMetadata.$Properties;
+        }
+
+        /**
+         * Properties of a PodSandboxConfig.
+         * @deprecated Use runtime.v1.PodSandboxConfig.$Properties instead.
+         */
+        interface IPodSandboxConfig extends runtime.v1.PodSandboxConfig.$Properties {
+        }
+
+        /** Represents a PodSandboxConfig. */
+        class PodSandboxConfig {
+
+            /**
+             * Constructs a new PodSandboxConfig.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: runtime.v1.PodSandboxConfig.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** PodSandboxConfig metadata. */
+            metadata?: (runtime.v1.PodSandboxMetadata.$Properties|null);
+
+            /** PodSandboxConfig labels. */
+            labels: { [k: string]: string };
+
+            /** PodSandboxConfig annotations. */
+            annotations: { [k: string]: string };
+
+            /**
+             * Creates a new PodSandboxConfig instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns PodSandboxConfig instance
+             */
+            static create(properties: runtime.v1.PodSandboxConfig.$Shape): runtime.v1.PodSandboxConfig & runtime.v1.PodSandboxConfig.$Shape;
+            static create(properties?: runtime.v1.PodSandboxConfig.$Properties): runtime.v1.PodSandboxConfig;
+
+            /**
+             * Encodes the specified PodSandboxConfig message. Does not implicitly {@link runtime.v1.PodSandboxConfig.verify|verify} messages.
+             * @param message PodSandboxConfig message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: runtime.v1.PodSandboxConfig.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a PodSandboxConfig message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {runtime.v1.PodSandboxConfig & runtime.v1.PodSandboxConfig.$Shape} PodSandboxConfig
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): runtime.v1.PodSandboxConfig & runtime.v1.PodSandboxConfig.$Shape;
+
+            /**
+             * Gets the type url for PodSandboxConfig
+             * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+             * @returns The type url
+             */
+            static getTypeUrl(prefix?: string): string;
+        }
+
+        namespace PodSandboxConfig {
+
+            /** Properties of a PodSandboxConfig. */
+            interface $Properties {
+
+                /** PodSandboxConfig metadata */
+                metadata?: (runtime.v1.PodSandboxMetadata.$Properties|null);
+
+                /** PodSandboxConfig labels */
+                labels?: ({ [k: string]: string }|null);
+
+                /** PodSandboxConfig annotations */
+                annotations?: ({ [k: string]: string }|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a PodSandboxConfig. */
+            type $Shape = runtime.v1.PodSandboxConfig.$Properties;
+        }
+    }
+}
+
 /** Namespace ttrpc. */
 export namespace ttrpc {
 

@@ -16253,6 +16253,517 @@ export const google = $root.google = (() => {
     return google;
 })();
 
+export const runtime = $root.runtime = (() => {
+
+    /**
+     * Namespace runtime.
+     * @exports runtime
+     * @namespace
+     */
+    const runtime = {};
+
+    runtime.v1 = (function() {
+
+        /**
+         * Namespace v1.
+         * @memberof runtime
+         * @namespace
+         */
+        const v1 = {};
+
+        v1.PodSandboxMetadata = (function() {
+
+            /**
+             * Properties of a PodSandboxMetadata.
+             * @typedef {Object} runtime.v1.PodSandboxMetadata.$Properties
+             * @property {string|null} [name] PodSandboxMetadata name
+             * @property {string|null} [uid] PodSandboxMetadata uid
+             * @property {string|null} [namespace] PodSandboxMetadata namespace
+             * @property {number|null} [attempt] PodSandboxMetadata attempt
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a PodSandboxMetadata.
+             * @memberof runtime.v1
+             * @interface IPodSandboxMetadata
+             * @augments runtime.v1.PodSandboxMetadata.$Properties
+             * @deprecated Use runtime.v1.PodSandboxMetadata.$Properties instead.
+             */
+
+            /**
+             * Shape of a PodSandboxMetadata.
+             * @typedef {runtime.v1.PodSandboxMetadata.$Properties} runtime.v1.PodSandboxMetadata.$Shape
+             */
+
+            /**
+             * Constructs a new PodSandboxMetadata.
+             * @memberof runtime.v1
+             * @classdesc Represents a PodSandboxMetadata.
+             * @constructor
+             * @param {runtime.v1.PodSandboxMetadata.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const PodSandboxMetadata = function (properties) {
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * PodSandboxMetadata name.
+             * @member {string} name
+             * @memberof runtime.v1.PodSandboxMetadata
+             * @instance
+             */
+            PodSandboxMetadata.prototype.name = "";
+
+            /**
+             * PodSandboxMetadata uid.
+             * @member {string} uid
+             * @memberof runtime.v1.PodSandboxMetadata
+             * @instance
+             */
+            PodSandboxMetadata.prototype.uid = "";
+
+            /**
+             * PodSandboxMetadata namespace.
+             * @member {string} namespace
+             * @memberof runtime.v1.PodSandboxMetadata
+             * @instance
+             */
+            PodSandboxMetadata.prototype.namespace = "";
+
+            /**
+             * PodSandboxMetadata attempt.
+             * @member {number} attempt
+             * @memberof runtime.v1.PodSandboxMetadata
+             * @instance
+             */
+            PodSandboxMetadata.prototype.attempt = 0;
+
+            /**
+             * Creates a new PodSandboxMetadata instance using the specified properties.
+             * @function create
+             * @memberof runtime.v1.PodSandboxMetadata
+             * @static
+             * @param {runtime.v1.PodSandboxMetadata.$Properties=} [properties] Properties to set
+             * @returns {runtime.v1.PodSandboxMetadata} PodSandboxMetadata instance
+             * @type {{
+             *   (properties: runtime.v1.PodSandboxMetadata.$Shape): runtime.v1.PodSandboxMetadata & runtime.v1.PodSandboxMetadata.$Shape;
+             *   (properties?: runtime.v1.PodSandboxMetadata.$Properties): runtime.v1.PodSandboxMetadata;
+             * }}
+             */
+            PodSandboxMetadata.create = function(properties) {
+                return new PodSandboxMetadata(properties);
+            };
+
+            /**
+             * Encodes the specified PodSandboxMetadata message. Does not implicitly {@link runtime.v1.PodSandboxMetadata.verify|verify} messages.
+             * @function encode
+             * @memberof runtime.v1.PodSandboxMetadata
+             * @static
+             * @param {runtime.v1.PodSandboxMetadata.$Properties} message PodSandboxMetadata message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            PodSandboxMetadata.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.name != null && $Object.hasOwnProperty.call(message, "name") && message.name !== "")
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.name);
+                if (message.uid != null && $Object.hasOwnProperty.call(message, "uid") && message.uid !== "")
+                    writer.uint32(/* id 2, wireType 2 =*/18).string(message.uid);
+                if (message.namespace != null && $Object.hasOwnProperty.call(message, "namespace") && message.namespace !== "")
+                    writer.uint32(/* id 3, wireType 2 =*/26).string(message.namespace);
+                if (message.attempt != null && $Object.hasOwnProperty.call(message, "attempt") && message.attempt !== 0)
+                    writer.uint32(/* id 4, wireType 0 =*/32).uint32(message.attempt);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes a PodSandboxMetadata message from the specified reader or buffer.
+             * @function decode
+             * @memberof runtime.v1.PodSandboxMetadata
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {runtime.v1.PodSandboxMetadata & runtime.v1.PodSandboxMetadata.$Shape} PodSandboxMetadata
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            PodSandboxMetadata.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.runtime.v1.PodSandboxMetadata();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.name = value;
+                            else
+                                delete message.name;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.uid = value;
+                            else
+                                delete message.uid;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.namespace = value;
+                            else
+                                delete message.namespace;
+                            continue;
+                        }
+                    case 4: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.uint32())
+                                message.attempt = value;
+                            else
+                                delete message.attempt;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Gets the type url for PodSandboxMetadata
+             * @function getTypeUrl
+             * @memberof runtime.v1.PodSandboxMetadata
+             * @static
+             * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+             * @returns {string} The type url
+             */
+            PodSandboxMetadata.getTypeUrl = function(prefix) {
+                if (prefix === $undefined)
+                    prefix = "type.googleapis.com";
+                return prefix + "/runtime.v1.PodSandboxMetadata";
+            };
+
+            return PodSandboxMetadata;
+        })();
+
+        v1.PodSandboxConfig = (function() {
+
+            /**
+             * Properties of a PodSandboxConfig.
+             * @typedef {Object} runtime.v1.PodSandboxConfig.$Properties
+             * @property {runtime.v1.PodSandboxMetadata.$Properties|null} [metadata] PodSandboxConfig metadata
+             * @property {Object.<string,string>|null} [labels] PodSandboxConfig labels
+             * @property {Object.<string,string>|null} [annotations] PodSandboxConfig annotations
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a PodSandboxConfig.
+             * @memberof runtime.v1
+             * @interface IPodSandboxConfig
+             * @augments runtime.v1.PodSandboxConfig.$Properties
+             * @deprecated Use runtime.v1.PodSandboxConfig.$Properties instead.
+             */
+
+            /**
+             * Shape of a PodSandboxConfig.
+             * @typedef {runtime.v1.PodSandboxConfig.$Properties} runtime.v1.PodSandboxConfig.$Shape
+             */
+
+            /**
+             * Constructs a new PodSandboxConfig.
+             * @memberof runtime.v1
+             * @classdesc Represents a PodSandboxConfig.
+             * @constructor
+             * @param {runtime.v1.PodSandboxConfig.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const PodSandboxConfig = function (properties) {
+                this.labels = {};
+                this.annotations = {};
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * PodSandboxConfig metadata.
+             * @member {runtime.v1.PodSandboxMetadata.$Properties|null|undefined} metadata
+             * @memberof runtime.v1.PodSandboxConfig
+             * @instance
+             */
+            PodSandboxConfig.prototype.metadata = null;
+
+            /**
+             * PodSandboxConfig labels.
+             * @member {Object.<string,string>} labels
+             * @memberof runtime.v1.PodSandboxConfig
+             * @instance
+             */
+            PodSandboxConfig.prototype.labels = $util.emptyObject;
+
+            /**
+             * PodSandboxConfig annotations.
+             * @member {Object.<string,string>} annotations
+             * @memberof runtime.v1.PodSandboxConfig
+             * @instance
+             */
+            PodSandboxConfig.prototype.annotations = $util.emptyObject;
+
+            /**
+             * Creates a new PodSandboxConfig instance using the specified properties.
+             * @function create
+             * @memberof runtime.v1.PodSandboxConfig
+             * @static
+             * @param {runtime.v1.PodSandboxConfig.$Properties=} [properties] Properties to set
+             * @returns {runtime.v1.PodSandboxConfig} PodSandboxConfig instance
+             * @type {{
+             *   (properties: runtime.v1.PodSandboxConfig.$Shape): runtime.v1.PodSandboxConfig & runtime.v1.PodSandboxConfig.$Shape;
+             *   (properties?: runtime.v1.PodSandboxConfig.$Properties): runtime.v1.PodSandboxConfig;
+             * }}
+             */
+            PodSandboxConfig.create = function(properties) {
+                return new PodSandboxConfig(properties);
+            };
+
+            /**
+             * Encodes the specified PodSandboxConfig message. Does not implicitly {@link runtime.v1.PodSandboxConfig.verify|verify} messages.
+             * @function encode
+             * @memberof runtime.v1.PodSandboxConfig
+             * @static
+             * @param {runtime.v1.PodSandboxConfig.$Properties} message PodSandboxConfig message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            PodSandboxConfig.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.metadata != null && $Object.hasOwnProperty.call(message, "metadata"))
+                    $root.runtime.v1.PodSandboxMetadata.encode(message.metadata, writer.uint32(/* id 1, wireType 2 =*/10).fork(), _depth + 1).ldelim();
+                if (message.labels != null && $Object.hasOwnProperty.call(message, "labels"))
+                    for (let keys = $Object.keys(message.labels), i = 0; i < keys.length; ++i)
+                        writer.uint32(/* id 6, wireType 2 =*/50).fork().uint32(/* id 1, wireType 2 =*/10).string(keys[i]).uint32(/* id 2, wireType 2 =*/18).string(message.labels[keys[i]]).ldelim();
+                if (message.annotations != null && $Object.hasOwnProperty.call(message, "annotations"))
+                    for (let keys = $Object.keys(message.annotations), i = 0; i < keys.length; ++i)
+                        writer.uint32(/* id 7, wireType 2 =*/58).fork().uint32(/* id 1, wireType 2 =*/10).string(keys[i]).uint32(/* id 2, wireType 2 =*/18).string(message.annotations[keys[i]]).ldelim();
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes a PodSandboxConfig message from the specified reader or buffer.
+             * @function decode
+             * @memberof runtime.v1.PodSandboxConfig
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {runtime.v1.PodSandboxConfig & runtime.v1.PodSandboxConfig.$Shape} PodSandboxConfig
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            PodSandboxConfig.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, key, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.runtime.v1.PodSandboxConfig();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            message.metadata = $root.runtime.v1.PodSandboxMetadata.decode(reader, reader.size(), $undefined, _depth + 1, message.metadata);
+                            continue;
+                        }
+                    case 6: {
+                            if (wireType !== 2)
+                                break;
+                            if (message.labels === $util.emptyObject)
+                                message.labels = {};
+                            let end2 = reader.size() + reader.pos;
+                            if (end2 > reader.len)
+                                throw $RangeError("index out of range");
+                            reader.len = end2;
+                            key = "";
+                            value = "";
+                            while (reader.pos < end2) {
+                                let tag2 = reader.tag();
+                                wireType = tag2 & 7;
+                                switch (tag2 >>>= 3) {
+                                case 1:
+                                    if (wireType !== 2)
+                                        break;
+                                    key = reader.stringVerify();
+                                    continue;
+                                case 2:
+                                    if (wireType !== 2)
+                                        break;
+                                    value = reader.stringVerify();
+                                    continue;
+                                }
+                                reader.skipType(wireType, _depth, tag2);
+                            }
+                            if (reader.pos !== end2)
+                                throw $RangeError("index out of range");
+                            reader.len = end;
+                            if (key === "__proto__")
+                                $util.makeProp(message.labels, key);
+                            message.labels[key] = value;
+                            continue;
+                        }
+                    case 7: {
+                            if (wireType !== 2)
+                                break;
+                            if (message.annotations === $util.emptyObject)
+                                message.annotations = {};
+                            let end2 = reader.size() + reader.pos;
+                            if (end2 > reader.len)
+                                throw $RangeError("index out of range");
+                            reader.len = end2;
+                            key = "";
+                            value = "";
+                            while (reader.pos < end2) {
+                                let tag2 = reader.tag();
+                                wireType = tag2 & 7;
+                                switch (tag2 >>>= 3) {
+                                case 1:
+                                    if (wireType !== 2)
+                                        break;
+                                    key = reader.stringVerify();
+                                    continue;
+                                case 2:
+                                    if (wireType !== 2)
+                                        break;
+                                    value = reader.stringVerify();
+                                    continue;
+                                }
+                                reader.skipType(wireType, _depth, tag2);
+                            }
+                            if (reader.pos !== end2)
+                                throw $RangeError("index out of range");
+                            reader.len = end;
+                            if (key === "__proto__")
+                                $util.makeProp(message.annotations, key);
+                            message.annotations[key] = value;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Gets the type url for PodSandboxConfig
+             * @function getTypeUrl
+             * @memberof runtime.v1.PodSandboxConfig
+             * @static
+             * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+             * @returns {string} The type url
+             */
+            PodSandboxConfig.getTypeUrl = function(prefix) {
+                if (prefix === $undefined)
+                    prefix = "type.googleapis.com";
+                return prefix + "/runtime.v1.PodSandboxConfig";
+            };
+
+            return PodSandboxConfig;
+        })();
+
+        return v1;
+    })();
+
+    return runtime;
+})();
+
 export const ttrpc = $root.ttrpc = (() => {
 
     /**

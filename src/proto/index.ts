@@ -16,7 +16,7 @@
 //   const req = containerd.task.v2.CreateTaskRequest.decode(bytes);
 //   const out = containerd.task.v2.CreateTaskResponse.encode({ pid: 0 }).finish();
 //   const ev = packAny('containerd.events.TaskExit', containerd.events.TaskExit.encode({...}).finish());
-export { containerd, google, io, runtimeoptions, ttrpc } from './generated';
+export { containerd, google, io, runtime, runtimeoptions, ttrpc } from './generated';
 import { google } from './generated';
 
 /** A message class as pbjs generates it: enough to encode/decode by name. */

@@ -13,6 +13,7 @@ import { containerd, io, packAny } from '../proto';
 import type { Container, ContainerState } from '../runtime/container';
 import type { Runtime } from '../runtime/runtime';
 import type { Handler } from '../ttrpc';
+import { podSandboxAnnotations } from './pod-sandbox-options';
 import { timestamp } from './task-service';
 import { unary } from './unary';
 
@@ -58,7 +59,8 @@ export function createSandboxService(deps: SandboxServiceDeps): SandboxService {
     CreateSandbox: unary(S.CreateSandboxRequest, S.CreateSandboxResponse, async (req) => {
       if (!req.sandboxId) throw invalidArgument('CreateSandbox: sandbox_id is empty');
       if (!req.bundlePath) throw invalidArgument(`CreateSandbox ${req.sandboxId}: bundle_path is empty`);
-      await runtime.createSandbox({ id: req.sandboxId, bundle: req.bundlePath, annotations: req.annotations ?? {} });
+      const annotations = podSandboxAnnotations(req.options, req.annotations ?? {});
+      await runtime.createSandbox({ id: req.sandboxId, bundle: req.bundlePath, annotations });
       return {};
     }),
 

@@ -60,6 +60,29 @@ describe('loadSpec', () => {
     expect((err as Error).message).toContain(message);
   });
 
+  test.each([
+    [{ destination: '/data', type: 'bind', source: '/srv', options: ['rbind'], uidMappings: [{ containerID: 0, hostID: 1000, size: 1 }] }, 'uidMappings'],
+    [{ destination: '/data', type: 'bind', source: '/srv', options: ['rbind'], gidMappings: [{ containerID: 0, hostID: 1000, size: 1 }] }, 'gidMappings'],
+    [{ destination: '/data', type: 'bind', source: '/srv', options: ['rbind', 'idmap'] }, 'option "idmap"'],
+    [{ destination: '/data', type: 'bind', source: '/srv', options: ['ridmap'] }, 'option "ridmap"'],
+  ])('an idmap mount (%j) is refused at Create with InvalidArgument naming idmap', (mount, how) => {
+    let err: unknown;
+    try {
+      parseSpec(JSON.stringify({ ociVersion: '1.2.0', mounts: [{ destination: '/proc', type: 'proc', source: 'proc', options: [] }, mount] }), '/b/config.json');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toMatchObject({ code: Code.InvalidArgument });
+    expect((err as Error).message).toContain('mounts[1] (/data) is an idmap mount');
+    expect((err as Error).message).toContain(how);
+    expect((err as Error).message).toContain('micrun does not support idmap mounts');
+  });
+
+  test('mounts without mappings (null mappings too) are accepted', () => {
+    const spec = parseSpec(JSON.stringify({ mounts: [{ destination: '/d', type: 'bind', source: '/s', options: ['rbind'], uidMappings: null }] }), 'x');
+    expect(spec.mounts).toHaveLength(1);
+  });
+
   test('an Update payload is validated the same way', () => {
     expect(parseLinuxResources({ cpu: { shares: 512 } })).toEqual({ cpu: { shares: 512 } });
     expect(() => parseLinuxResources({ cpu: { cpus: 3 } })).toThrow(/linux\.resources\.cpu\.cpus must be a string/);

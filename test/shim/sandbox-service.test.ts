@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { Code } from '../../src/errors';
-import { containerd, google, io } from '../../src/proto';
+import { containerd, google, io, runtime as cri } from '../../src/proto';
 import type { Runtime } from '../../src/runtime/runtime';
 import { newTestRuntime } from '../runtime/test-runtime';
 import { createSandboxService, SANDBOX_SERVICE } from '../../src/shim/sandbox-service';
@@ -213,6 +213,39 @@ describe('Sandbox service lifecycle over ttrpc', () => {
     await runTask('fw-b', podContainer('fw-b', { 'org.openeuler.micrun.ped.pedestal': 'jailhouse' }));
     expect(mica.instances.get('fw-a')!.params).toMatchObject({ memoryMiB: 48, pedestal: 'xen' });
     expect(mica.instances.get('fw-b')!.params).toMatchObject({ memoryMiB: 48, pedestal: 'jailhouse' });
+  });
+});
+
+describe('Sandbox service: containerd 2.x sends the pod settings as a PodSandboxConfig', () => {
+  const withConfig = (id: string, annotations: Record<string, string>) =>
+    sbx(
+      'CreateSandbox',
+      S.CreateSandboxRequest,
+      {
+        sandboxId: id,
+        bundlePath: path.join(dir, 'bundles', id),
+        rootfs: [],
+        netnsPath: '/var/run/netns/cni-1',
+        options: {
+          type_url: 'runtime.v1.PodSandboxConfig',
+          value: cri.v1.PodSandboxConfig.encode({ metadata: { name: id, uid: 'u', namespace: 'default', attempt: 0 }, annotations }).finish(),
+        },
+      },
+      S.CreateSandboxResponse,
+    );
+
+  test('no annotations field: the org.openeuler.micrun.* annotations of the options are inherited as on 1.6', async () => {
+    await withConfig(POD, { 'org.openeuler.micrun.container.min_memory_mb': '40', 'org.openeuler.micrun.ped.pedestal': 'xen', 'kubernetes.io/x': 'y' });
+    await startSandbox(POD);
+    await runTask('fw-a', podContainer('fw-a'));
+    expect(mica.instances.get('fw-a')!.params).toMatchObject({ memoryMiB: 40, pedestal: 'xen' });
+  });
+
+  test('a bad pod setting in the options is InvalidArgument naming it, and no sandbox is created', async () => {
+    const bad = await failure(withConfig('pod-3', { 'org.openeuler.micrun.ped.pedestal': 'vmware' }));
+    expect(bad.code).toBe(Code.InvalidArgument);
+    expect(bad.message).toContain('org.openeuler.micrun.ped.pedestal');
+    expect(runtime.sandbox.find('pod-3')).toBeUndefined();
   });
 });
 
