@@ -52,3 +52,36 @@ export const deadlineExceeded = (message: string, cause?: unknown) =>
   new CodedError(Code.DeadlineExceeded, message, { cause });
 export const internal = (message: string, cause?: unknown) =>
   new CodedError(Code.Internal, message, { cause });
+
+/**
+ * The gRPC code for a failed filesystem call, by errno: what the user must change differs
+ * (free space, fix permissions, point the config elsewhere), so a raw fs error must never reach
+ * the wire as Unknown. Errnos not listed are Internal.
+ */
+const FS_CODES: Record<string, Code> = {
+  ENOENT: Code.NotFound,
+  EEXIST: Code.AlreadyExists,
+  EACCES: Code.PermissionDenied,
+  EPERM: Code.PermissionDenied,
+  ENOSPC: Code.ResourceExhausted,
+  EDQUOT: Code.ResourceExhausted,
+  EMFILE: Code.ResourceExhausted,
+  ENFILE: Code.ResourceExhausted,
+  ENOMEM: Code.ResourceExhausted,
+  EROFS: Code.FailedPrecondition,
+  ENOTDIR: Code.FailedPrecondition,
+  EISDIR: Code.FailedPrecondition,
+  ELOOP: Code.FailedPrecondition,
+  ENAMETOOLONG: Code.InvalidArgument,
+};
+
+/**
+ * Wraps an error from node:fs as a CodedError saying what was being done (`what`, e.g. "save the
+ * state of container c1 in /run/micrun/containers/c1"); a CodedError passes through unchanged.
+ */
+export function fsError(what: string, err: unknown): CodedError {
+  if (isCodedError(err)) return err;
+  const errno = (err as NodeJS.ErrnoException | undefined)?.code;
+  const code = (errno ? FS_CODES[errno] : undefined) ?? Code.Internal;
+  return new CodedError(code, `cannot ${what}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+}

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { lstat, mkdir, open, readdir, readlink, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { internal, invalidArgument, notFound } from '../errors';
+import { fsError, invalidArgument, notFound } from '../errors';
 
 const MAX_SYMLINKS = 40; // same bound as Linux path resolution (ELOOP)
 const ELF_MAGIC = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
@@ -53,7 +53,9 @@ export async function findFirmware(q: FirmwareQuery): Promise<FoundFirmware> {
   const accept = async (found: Resolved & { ok: true }, source: FirmwareSource): Promise<FoundFirmware> => {
     const fw: FoundFirmware = { hostPath: found.hostPath, rootfsPath: found.rootfsPath, source, size: found.size };
     if (q.sha256) {
-      const actual = await sha256File(found.hostPath);
+      const actual = await sha256File(found.hostPath).catch((err: unknown) => {
+        throw fsError(`read firmware ${found.rootfsPath} in ${q.rootfs} to check its sha256`, err);
+      });
       if (actual !== q.sha256) {
         throw invalidArgument(
           `firmware ${found.rootfsPath} in ${q.rootfs} has sha256 ${actual}, but annotation ` +
@@ -136,7 +138,9 @@ export async function resolveInRoot(
     }
     if (st.isSymbolicLink()) {
       if (++links > MAX_SYMLINKS) return { ok: false, reason: `"${p}": too many symlinks`, missing: false };
-      const target = await readlink(host);
+      const target = await readlink(host).catch((err: unknown) => {
+        throw fsError(`read symlink ${rel} in ${root}`, err);
+      });
       if (target.startsWith('/')) stack.length = 0; // absolute targets mean the rootfs's own `/`
       pending.unshift(...target.split('/').filter((x) => x !== '' && x !== '.'));
       continue;
@@ -224,31 +228,38 @@ export async function stagePedestalConfig(found: FoundFirmware, dir: string): Pr
 }
 
 async function stageFile(found: FoundFirmware, dir: string, name: string): Promise<string> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
   const target = path.join(dir, name);
   const tmp = `${target}.tmp-${process.pid}-${Date.now()}`;
-  const out = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const actual = await copyHashing(found.hostPath, tmp);
+    if (found.expectedSha256 && actual !== found.expectedSha256) {
+      throw invalidArgument(`firmware ${found.rootfsPath} changed while staging: sha256 ${actual}, expected ${found.expectedSha256}`);
+    }
+    await rename(tmp, target);
+    await syncDir(dir);
+    return target;
+  } catch (err) {
+    await rm(tmp, { force: true }).catch(() => {});
+    // ENOSPC on the state dir's tmpfs is ResourceExhausted, EACCES PermissionDenied, …
+    throw fsError(`stage ${found.hostPath} into ${dir}`, err);
+  }
+}
+
+/** Copies `from` to a new file `to` (fsynced) and returns the sha256 of the bytes written. */
+async function copyHashing(from: string, to: string): Promise<string> {
+  const out = await open(to, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
   const hash = createHash('sha256');
   try {
-    for await (const chunk of await openNoFollow(found.hostPath)) {
+    for await (const chunk of await openNoFollow(from)) {
       hash.update(chunk as Buffer);
       await out.write(chunk as Buffer);
     }
     await out.sync();
-  } catch (err) {
-    await out.close().catch(() => {});
-    await rm(tmp, { force: true });
-    throw internal(`cannot stage ${found.hostPath} into ${dir}: ${(err as Error).message}`, err);
+  } finally {
+    await out.close();
   }
-  await out.close();
-  const actual = hash.digest('hex');
-  if (found.expectedSha256 && actual !== found.expectedSha256) {
-    await rm(tmp, { force: true });
-    throw invalidArgument(`firmware ${found.rootfsPath} changed while staging: sha256 ${actual}, expected ${found.expectedSha256}`);
-  }
-  await rename(tmp, target);
-  await syncDir(dir);
-  return target;
+  return hash.digest('hex');
 }
 
 async function syncDir(dir: string): Promise<void> {

@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import { mkdir, readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
-import { internal, invalidArgument } from '../errors';
+import { fsError, internal, invalidArgument } from '../errors';
 
 export interface RootfsMount {
   type: string;
@@ -25,12 +25,12 @@ const EXEC_TIMEOUT_MS = 10_000;
  */
 export async function mountRootfs(mounts: readonly RootfsMount[], rootfsDir: string): Promise<void> {
   if (mounts.length === 0) return;
-  await mkdir(rootfsDir, { recursive: true });
+  await makeDir(rootfsDir, 'the rootfs mount point');
   const done: string[] = [];
   try {
     for (const [i, m] of mounts.entries()) {
       const target = mountTarget(rootfsDir, m.target, i);
-      await mkdir(target, { recursive: true });
+      await makeDir(target, `the target of rootfs mount ${i}`);
       await run(MOUNT, mountArgs(m, target), `mount ${m.type} ${m.source} on ${target}`);
       done.push(target);
     }
@@ -79,7 +79,9 @@ async function unmountAll(dir: string): Promise<void> {
 
 /** True when `dir` (a real path) is a mount point in this mount namespace. */
 export async function isMountPoint(dir: string): Promise<boolean> {
-  const info = await readFile('/proc/self/mountinfo', 'utf8');
+  const info = await readFile('/proc/self/mountinfo', 'utf8').catch((err: unknown) => {
+    throw fsError('read /proc/self/mountinfo', err);
+  });
   for (const line of info.split('\n')) {
     const mountPoint = line.split(' ')[4];
     if (mountPoint !== undefined && unescapeMountinfo(mountPoint) === dir) return true;
@@ -98,6 +100,12 @@ function mountTarget(rootfsDir: string, target: string | undefined, index: numbe
     throw invalidArgument(`rootfs mount ${index} has target "${target}" outside the rootfs`);
   }
   return joined;
+}
+
+async function makeDir(dir: string, what: string): Promise<void> {
+  await mkdir(dir, { recursive: true }).catch((err: unknown) => {
+    throw fsError(`create ${what} ${dir}`, err);
+  });
 }
 
 function run(cmd: string, args: string[], what: string): Promise<void> {

@@ -4,7 +4,7 @@
 // `delete` one-shot reads it to clean up after a daemon that died. Leaf module: node built-ins only.
 import { promises as fs, constants } from 'node:fs';
 import path from 'node:path';
-import { invalidArgument } from '../errors';
+import { Code, CodedError, fsError, invalidArgument } from '../errors';
 import type { ContainerRecord } from './container';
 
 export interface StateStore {
@@ -36,55 +36,92 @@ export function containerDir(stateDir: string, id: string): string {
 }
 
 export class FileStateStore implements StateStore {
+  /** The save in progress per id: saves of one container are applied in call order (see save()). */
+  private readonly saving = new Map<string, Promise<void>>();
+
   constructor(private readonly stateDir: string) {}
 
-  async save(record: ContainerRecord): Promise<void> {
-    const dir = containerDir(this.stateDir, record.id);
-    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-    const target = path.join(dir, 'state.json');
-    const temp = path.join(dir, `.state.json.${process.pid}.${Math.random().toString(36).slice(2)}`);
-    const handle = await fs.open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+  /**
+   * Writes the record atomically. Saves of one container are queued, so the last call's record
+   * is the one left on disk (two concurrent renames could otherwise land in either order).
+   */
+  save(record: ContainerRecord): Promise<void> {
+    let dir: string;
     try {
-      await handle.writeFile(JSON.stringify(record, null, 1));
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    try {
-      await fs.rename(temp, target);
+      dir = containerDir(this.stateDir, record.id);
     } catch (err) {
-      await fs.rm(temp, { force: true });
-      throw err;
+      return Promise.reject(err);
     }
-    const dirHandle = await fs.open(dir, constants.O_RDONLY);
-    try {
-      await dirHandle.sync();
-    } finally {
-      await dirHandle.close();
-    }
+    const previous = this.saving.get(record.id) ?? Promise.resolve();
+    const next = previous.catch(() => {}).then(() => this.write(dir, record));
+    this.saving.set(record.id, next);
+    const forget = () => {
+      if (this.saving.get(record.id) === next) this.saving.delete(record.id);
+    };
+    next.then(forget, forget);
+    return next;
   }
 
   async load(id: string): Promise<ContainerRecord | undefined> {
+    const file = path.join(containerDir(this.stateDir, id), 'state.json');
     let text: string;
     try {
-      text = await fs.readFile(path.join(containerDir(this.stateDir, id), 'state.json'), 'utf8');
+      text = await fs.readFile(file, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
+      throw fsError(`read the state of container ${id} from ${file}`, err);
     }
-    return JSON.parse(text) as ContainerRecord;
+    try {
+      return JSON.parse(text) as ContainerRecord;
+    } catch (err) {
+      throw new CodedError(Code.DataLoss, `the state of container ${id} in ${file} is not valid JSON: ${(err as Error).message}`, { cause: err });
+    }
   }
 
   async remove(id: string): Promise<void> {
-    await fs.rm(containerDir(this.stateDir, id), { recursive: true, force: true });
+    const dir = containerDir(this.stateDir, id);
+    await fs.rm(dir, { recursive: true, force: true }).catch((err: unknown) => {
+      throw fsError(`remove the state of container ${id} in ${dir}`, err);
+    });
   }
 
   async list(): Promise<string[]> {
+    const dir = path.join(this.stateDir, 'containers');
     try {
-      return await fs.readdir(path.join(this.stateDir, 'containers'));
+      return await fs.readdir(dir);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw err;
+      throw fsError(`list container states in ${dir}`, err);
     }
+  }
+
+  private async write(dir: string, record: ContainerRecord): Promise<void> {
+    const target = path.join(dir, 'state.json');
+    const temp = path.join(dir, `.state.json.${process.pid}.${Math.random().toString(36).slice(2)}`);
+    try {
+      await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+      const handle = await fs.open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+      try {
+        await handle.writeFile(JSON.stringify(record, null, 1));
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await fs.rename(temp, target);
+      await syncDir(dir);
+    } catch (err) {
+      // A failed write (ENOSPC on the tmpfs, EACCES…) leaves no temp file behind.
+      await fs.rm(temp, { force: true }).catch(() => {});
+      throw fsError(`save the state of container ${record.id} in ${dir}`, err);
+    }
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const handle = await fs.open(dir, constants.O_RDONLY);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }

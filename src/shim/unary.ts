@@ -1,6 +1,8 @@
 // Adapts a typed RPC method to ttrpc's byte-level Handler: decode the request with its
 // generated message class, run the method, encode the response. Shared by the Task and Sandbox
-// service adapters; decode failures surface as InvalidArgument through ttrpc's status mapping.
+// service adapters. A request that does not decode is the caller's fault: InvalidArgument, decided
+// here where the decode happens rather than guessed later from the decoder's message text.
+import { invalidArgument } from '../errors';
 import type { CallContext, Handler } from '../ttrpc';
 
 interface Decoder<T> {
@@ -15,5 +17,13 @@ export function unary<Req, Res>(
   res: Encoder<Res>,
   fn: (request: Req, ctx: CallContext) => Promise<Res>,
 ): Handler {
-  return async (payload, ctx) => res.encode(await fn(req.decode(payload), ctx)).finish();
+  return async (payload, ctx) => res.encode(await fn(decodeRequest(req, payload, ctx), ctx)).finish();
+}
+
+function decodeRequest<Req>(req: Decoder<Req>, payload: Uint8Array, ctx: CallContext): Req {
+  try {
+    return req.decode(payload);
+  } catch (err) {
+    throw invalidArgument(`malformed ${ctx.service}/${ctx.method} request: ${err instanceof Error ? err.message : String(err)}`, err);
+  }
 }

@@ -20,7 +20,9 @@ export interface WireStatus {
 /**
  * Maps whatever a handler threw to the status sent back:
  * CodedError → its code; abort (the call's signal, or an AbortError/TimeoutError) →
- * Cancelled / DeadlineExceeded; protobuf decode failure → InvalidArgument; anything else → Unknown.
+ * Cancelled / DeadlineExceeded; anything else → Unknown. (A request that does not decode is
+ * InvalidArgument because the code that decodes it says so: the ttrpc frame in server.ts, the
+ * method's message in shim/unary.ts.)
  */
 export function toStatus(err: unknown, signal?: AbortSignal): WireStatus {
   if (isCodedError(err)) return { code: err.code, message: err.message };
@@ -32,7 +34,6 @@ export function toStatus(err: unknown, signal?: AbortSignal): WireStatus {
     const name = (err as Error).name;
     return { code: name === 'TimeoutError' ? Code.DeadlineExceeded : Code.Cancelled, message: (err as Error).message };
   }
-  if (isDecodeError(err)) return { code: Code.InvalidArgument, message: `malformed message: ${(err as Error).message}` };
   const message = err instanceof Error ? err.message : String(err);
   return { code: Code.Unknown, message: message || 'unknown error' };
 }
@@ -45,14 +46,4 @@ export function fromStatus(status: { code?: number | null; message?: string | nu
 
 function isAbortError(err: unknown): boolean {
   return err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError');
-}
-
-// protobufjs reports truncated or garbled input with these errors (Reader: "index out of range",
-// "invalid wire type", "illegal tag", "invalid … encoding", group and depth errors; ProtocolError).
-const DECODE_MESSAGE =
-  /^(index out of range|invalid wire type|illegal tag|illegal buffer|invalid (varint|tag|length) encoding|invalid end group tag|missing end group|max depth exceeded)/;
-
-function isDecodeError(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  return err.name === 'ProtocolError' || DECODE_MESSAGE.test(err.message);
 }

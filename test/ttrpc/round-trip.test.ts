@@ -82,18 +82,15 @@ describe('TtrpcServer ⇄ TtrpcClient over a unix socket', () => {
     expect(served.errors).toHaveLength(1);
   });
 
-  it('a protobuf decode failure in a handler is InvalidArgument (3)', async () => {
-    const { ttrpc } = await import('../../src/proto');
+  it('a request that does not decode in a unary() handler is InvalidArgument (3) on the wire', async () => {
+    const { google } = await import('../../src/proto');
+    const { unary } = await import('../../src/shim/unary');
     const { client } = await start((s) =>
-      s.register('test.Svc', {
-        Decode: async (p) => {
-          ttrpc.Request.decode(p);
-          return p;
-        },
-      }),
+      s.register('test.Svc', { Decode: unary(google.protobuf.Timestamp, google.protobuf.Empty, async () => ({})) }),
     );
     const res = await codeOf(client.call('test.Svc', 'Decode', new Uint8Array([0x0a, 0x05, 0x61])));
     expect(res.code).toBe(Code.InvalidArgument);
+    expect(res.message).toContain('malformed test.Svc/Decode request');
   });
 
   it('hands metadata to the handler with lower-cased keys and repeated values', async () => {
