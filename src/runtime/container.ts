@@ -1,7 +1,7 @@
 // One container of the daemon: identity, what was set up for it (instance, staged firmware,
 // rootfs mount), and its lifecycle state. The state machine is the TRANSITIONS table; every
 // change goes through transition(), which refuses an illegal edge with FailedPrecondition.
-// A Container never calls back into the Sandbox or the Runtime (no cycle, unlike the Go micrun).
+// A Container never calls back into the ContainerRegistry or the Runtime (no cycle, unlike the Go micrun).
 import { failedPrecondition } from '../errors';
 
 export type ContainerState = 'created' | 'running' | 'paused' | 'stopped';

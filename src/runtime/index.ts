@@ -1,7 +1,7 @@
 // src/runtime — the container domain of the shim daemon.
 //
 // Owns: the Container and its state machine (container.ts: TRANSITIONS + transition()), the
-// daemon's registry of containers (sandbox.ts), persisted per-container state with atomic writes
+// daemon's registry of containers (container-registry.ts), persisted per-container state with atomic writes
 // (state-store.ts), exit detection by polling micad (exit-monitor.ts), what each Kill signal
 // means for an RTOS (signal-policy.ts), the lifecycle operations with the single exit path
 // (runtime.ts), and the clean-up of records containerd has forgotten (orphan-sweep.ts).
@@ -10,7 +10,7 @@
 // MicaClient interface), src/oci, src/config and src/errors.
 export { Container, TRANSITIONS } from './container';
 export type { ContainerKind, ContainerRecord, ContainerState, ExitInfo, Stdio } from './container';
-export { Sandbox } from './sandbox';
+export { ContainerRegistry } from './container-registry';
 export { FileStateStore, containerDir } from './state-store';
 export type { StateStore } from './state-store';
 export { ExitMonitor, exitStatusOf, EXIT_INSTANCE_FAILED, EXIT_INSTANCE_GONE } from './exit-monitor';

@@ -17,7 +17,7 @@ import { mountRootfs, unmountRootfs } from '../oci/rootfs';
 import { loadSpec, parseLinuxResources } from '../oci/spec';
 import { Container, type ContainerRecord, type ExitInfo, type Stdio } from './container';
 import { ExitMonitor } from './exit-monitor';
-import type { Sandbox } from './sandbox';
+import type { ContainerRegistry } from './container-registry';
 import { signalAction, signalName, type SignalAction } from './signal-policy';
 import { containerDir, type StateStore } from './state-store';
 
@@ -43,7 +43,7 @@ export interface RuntimeLogger {
 export interface RuntimeDeps {
   mica: MicaClient;
   store: StateStore;
-  sandbox: Sandbox;
+  containers: ContainerRegistry;
   namespace: string;
   stateDir: string;
   /** The pid reported for every task: the daemon's (an RTOS instance has no host process). */
@@ -96,14 +96,14 @@ export class Runtime {
     });
   }
 
-  get sandbox(): Sandbox {
-    return this.deps.sandbox;
+  get containers(): ContainerRegistry {
+    return this.deps.containers;
   }
 
   async create(input: CreateInput): Promise<Container> {
     const { id, bundle } = input;
     const stateDir = containerDir(this.deps.stateDir, id); // an id that cannot name a directory fails first
-    if (this.deps.sandbox.has(id) || this.creating.has(id)) {
+    if (this.deps.containers.has(id) || this.creating.has(id)) {
       // A duplicate id, or the same id created twice concurrently.
       throw alreadyExists(`container ${id} already exists in this shim`);
     }
@@ -182,7 +182,7 @@ export class Runtime {
         await this.deps.store.save(this.record(container));
         await this.deps.mica.create(params);
         undo.push(() => this.deps.mica.remove(params.name));
-        this.deps.sandbox.add(container);
+        this.deps.containers.add(container);
         return container;
       } catch (err) {
         this.extras.delete(id);
@@ -201,7 +201,7 @@ export class Runtime {
    * calls watch() after it has published TaskStart, so TaskExit can never overtake it.
    */
   async start(id: string): Promise<StartResult> {
-    const container = this.deps.sandbox.get(id);
+    const container = this.deps.containers.get(id);
     if (container.state !== 'created') {
       throw failedPrecondition(`container ${id} is ${container.state}: only a created container can be started`);
     }
@@ -224,7 +224,7 @@ export class Runtime {
 
   /** Applies a signal (see signal-policy.ts); returns what it did so the shim can publish. */
   async kill(id: string, signal: number): Promise<SignalAction['kind']> {
-    const container = this.deps.sandbox.get(id);
+    const container = this.deps.containers.get(id);
     if (container.state === 'stopped') throw notFound(`container ${id}: process already finished`);
     const action = signalAction(signal);
     switch (action.kind) {
@@ -249,7 +249,7 @@ export class Runtime {
   }
 
   async pause(id: string): Promise<void> {
-    const container = this.deps.sandbox.get(id);
+    const container = this.deps.containers.get(id);
     if (!container.canTransition('paused')) throw failedPrecondition(`container ${id} is ${container.state}: cannot pause`);
     if (container.kind === 'app') await this.deps.mica.pause(container.instance);
     container.transition('paused');
@@ -257,7 +257,7 @@ export class Runtime {
   }
 
   async resume(id: string): Promise<void> {
-    const container = this.deps.sandbox.get(id);
+    const container = this.deps.containers.get(id);
     if (container.state !== 'paused') throw failedPrecondition(`container ${id} is ${container.state}: only a paused container can be resumed`);
     if (container.kind === 'app') await this.deps.mica.resume(container.instance);
     container.transition('running');
@@ -265,12 +265,12 @@ export class Runtime {
   }
 
   wait(id: string, signal?: AbortSignal): Promise<ExitInfo> {
-    return this.deps.sandbox.get(id).waitExit(signal);
+    return this.deps.containers.get(id).waitExit(signal);
   }
 
   /** Removes everything of a stopped (or never started) container and forgets it. */
   async delete(id: string): Promise<ExitInfo & { pid: number }> {
-    const container = this.deps.sandbox.get(id);
+    const container = this.deps.containers.get(id);
     if (container.state === 'running' || container.state === 'paused') {
       throw failedPrecondition(`container ${id} is ${container.state}: kill it before deleting it`);
     }
@@ -289,7 +289,7 @@ export class Runtime {
       if (container.record.rootfsMount) await unmountRootfs(container.record.rootfsMount);
     }
     await this.deps.store.remove(id);
-    this.deps.sandbox.remove(id);
+    this.deps.containers.remove(id);
     this.extras.delete(id);
     this.exitPaths.delete(id);
     const exit = container.exitInfo!;
@@ -297,7 +297,7 @@ export class Runtime {
   }
 
   async stats(id: string): Promise<Usage> {
-    const container = this.deps.sandbox.get(id);
+    const container = this.deps.containers.get(id);
     if (container.kind !== 'app' || container.state === 'stopped') {
       throw notFound(`container ${id}: no statistics (${container.kind === 'app' ? 'not running' : 'pod sandbox'})`);
     }
@@ -317,7 +317,7 @@ export class Runtime {
 
   /** Applies OCI LinuxResources (JSON from the Update request) with micad `set` calls. */
   async update(id: string, resourcesJson: unknown): Promise<void> {
-    const container = this.deps.sandbox.get(id);
+    const container = this.deps.containers.get(id);
     const res = parseLinuxResources(resourcesJson);
     if (container.kind !== 'app') return;
     if (container.state === 'stopped') throw failedPrecondition(`container ${id} has stopped: nothing to update`);
@@ -336,7 +336,7 @@ export class Runtime {
    */
   async createSandbox(input: { id: string; bundle: string; annotations: Record<string, string> }): Promise<Container> {
     const { id } = input;
-    if (this.deps.sandbox.has(id) || this.creating.has(id)) throw alreadyExists(`sandbox ${id} already exists in this shim`);
+    if (this.deps.containers.has(id) || this.creating.has(id)) throw alreadyExists(`sandbox ${id} already exists in this shim`);
     parseAnnotations(input.annotations); // a bad pod annotation fails here, not at every container
     const stdio = { stdin: '', stdout: '', stderr: '', terminal: false };
     const base = { id, namespace: this.deps.namespace, bundle: input.bundle, pid: this.deps.pid, stdio, createdAt: new Date().toISOString(), sandboxId: id };
@@ -345,7 +345,7 @@ export class Runtime {
 
   /** The containers of pod `sandboxId` apart from its infra container, in creation order. */
   podMembers(sandboxId: string): Container[] {
-    return this.deps.sandbox.list().filter((c) => c.record.sandboxId === sandboxId && c.id !== sandboxId);
+    return this.deps.containers.list().filter((c) => c.record.sandboxId === sandboxId && c.id !== sandboxId);
   }
 
   /** Stops every running or paused container of the pod with `signal`, each through the one exit path. */
@@ -421,7 +421,7 @@ export class Runtime {
     this.extras.set(base.id, { annotations });
     const container = new Container({ ...base, kind: 'infra', instance: '' });
     await this.deps.store.save(container.toRecord());
-    this.deps.sandbox.add(container);
+    this.deps.containers.add(container);
     return container;
   }
 

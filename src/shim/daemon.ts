@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../config';
 import { createMicaClient } from '../mica/client';
-import { Sandbox } from '../runtime/sandbox';
+import { ContainerRegistry } from '../runtime/container-registry';
 import { Runtime } from '../runtime/runtime';
 import { sweepOrphans } from '../runtime/orphan-sweep';
 import { FileStateStore } from '../runtime/state-store';
@@ -62,7 +62,7 @@ export async function runDaemon(args: ShimArgs, early: EarlyListener): Promise<v
     const runtime = new Runtime({
       mica,
       store,
-      sandbox: new Sandbox(),
+      containers: new ContainerRegistry(),
       namespace: args.namespace,
       stateDir: config.runtime.state_dir,
       pid: process.pid,
@@ -80,7 +80,7 @@ export async function runDaemon(args: ShimArgs, early: EarlyListener): Promise<v
     const stop = async (why: string) => {
       if (stopping) return;
       stopping = true;
-      log.info({ why, containers: runtime.sandbox.size }, 'shim daemon stopping');
+      log.info({ why, containers: runtime.containers.size }, 'shim daemon stopping');
       runtime.close();
       await server.close(2_000).catch(() => {});
       await tracing?.shutdown();
@@ -108,11 +108,11 @@ export async function runDaemon(args: ShimArgs, early: EarlyListener): Promise<v
     await early.handOver((listener) => server.listenHandle(listener));
     // Leftovers of tasks containerd has forgotten (their `delete` failed): cleaned off the
     // critical path, never touching what this daemon serves.
-    setTimeout(() => void sweepOrphans({ store, mica, log, isServed: (id) => runtime.sandbox.find(id) !== undefined }), 1_000).unref();
+    setTimeout(() => void sweepOrphans({ store, mica, log, isServed: (id) => runtime.containers.find(id) !== undefined }), 1_000).unref();
     // A daemon whose socket path was taken over before anyone connected (racing starts over a
     // stale socket) can never be dialled: it ends instead of idling forever.
     setTimeout(async () => {
-      if (early.ownsSocket() || runtime.sandbox.size > 0 || (await early.connectionCount()) > 0) return;
+      if (early.ownsSocket() || runtime.containers.size > 0 || (await early.connectionCount()) > 0) return;
       void stop('socket path taken over by another daemon of this group before anyone connected');
     }, 1_000).unref();
 

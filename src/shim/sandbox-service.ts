@@ -48,7 +48,7 @@ export function createSandboxService(deps: SandboxServiceDeps): SandboxService {
   /** The pod sandbox `id`; an app container's id is not a sandbox. */
   const sandboxOf = (id: string): Container => {
     if (!id) throw invalidArgument('sandbox_id is empty');
-    const c = runtime.sandbox.find(id);
+    const c = runtime.containers.find(id);
     if (!c || c.kind !== 'infra') {
       throw notFound(`sandbox ${id} not found in this shim${c ? ` (${id} is a container of pod ${c.record.sandboxId ?? id})` : ''}`);
     }
@@ -117,7 +117,7 @@ export function createSandboxService(deps: SandboxServiceDeps): SandboxService {
       const sandbox = sandboxOf(req.sandboxId);
       if (sandbox.state !== 'stopped') await runtime.kill(req.sandboxId, SIGKILL);
       await runtime.delete(req.sandboxId);
-      if (runtime.sandbox.size === 0) setImmediate(() => deps.requestShutdown());
+      if (runtime.containers.size === 0) setImmediate(() => deps.requestShutdown());
       return {};
     }),
 

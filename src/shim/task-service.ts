@@ -59,7 +59,7 @@ const SIGKILL = constants.signals.SIGKILL;
 
 export function createTaskService(deps: TaskServiceDeps): TaskService {
   const { runtime, ios, events } = deps;
-  const get = (id: string) => runtime.sandbox.get(id);
+  const get = (id: string) => runtime.containers.get(id);
 
   return {
     Create: unary(T.CreateTaskRequest, T.CreateTaskResponse, async (req) => {
@@ -193,13 +193,13 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
 
     Connect: unary(T.ConnectRequest, T.ConnectResponse, async (req) => ({
       shimPid: deps.shimPid,
-      taskPid: runtime.sandbox.find(req.id)?.pid ?? 0,
+      taskPid: runtime.containers.find(req.id)?.pid ?? 0,
       version: '',
     })),
 
     Shutdown: unary(T.ShutdownRequest, Empty, async () => {
       // Only a daemon that serves nothing may go; containerd calls this after every Delete.
-      if (runtime.sandbox.size === 0) setImmediate(() => deps.requestShutdown());
+      if (runtime.containers.size === 0) setImmediate(() => deps.requestShutdown());
       return {};
     }),
 

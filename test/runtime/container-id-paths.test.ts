@@ -85,6 +85,6 @@ describe('Create with an id that cannot name a directory', () => {
 
   test('createSandbox with a bad id is InvalidArgument and registers nothing', async () => {
     expect(await codeOf(runtime.createSandbox({ id: '../pod', bundle: dir, annotations: {} }))).toBe(Code.InvalidArgument);
-    expect(runtime.sandbox.size).toBe(0);
+    expect(runtime.containers.size).toBe(0);
   });
 });

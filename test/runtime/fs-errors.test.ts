@@ -132,7 +132,7 @@ describe('firmware staging and rootfs failures are coded', () => {
       const err = await rejection(runtime.create({ id: 'c1', bundle: writeBundle(path.join(dir, 'bundle')), rootfs: [], stdio: NO_STDIO }));
       expect(err.code).toBe(Code.FailedPrecondition);
       expect(mica.instances.size).toBe(0);
-      expect(runtime.sandbox.size).toBe(0);
+      expect(runtime.containers.size).toBe(0);
     } finally {
       runtime.close();
     }

@@ -1,9 +1,9 @@
-// A Runtime wired for unit tests: a real state store in `stateDir`, a fresh Sandbox registry,
+// A Runtime wired for unit tests: a real state store in `stateDir`, a fresh container registry,
 // quiet logging and short poll/console timeouts; callers choose the MicaClient fake and the
 // exit hook. One place for the wiring the runtime, Task service and Sandbox service tests share.
 import type { MicaClient } from '../../src/mica/types';
 import { Runtime, type RuntimeDeps } from '../../src/runtime/runtime';
-import { Sandbox } from '../../src/runtime/sandbox';
+import { ContainerRegistry } from '../../src/runtime/container-registry';
 import { FileStateStore } from '../../src/runtime/state-store';
 
 export function newTestRuntime(opts: {
@@ -17,7 +17,7 @@ export function newTestRuntime(opts: {
   return new Runtime({
     mica: opts.mica,
     store: new FileStateStore(opts.stateDir),
-    sandbox: new Sandbox(),
+    containers: new ContainerRegistry(),
     namespace: opts.namespace ?? 'default',
     stateDir: opts.stateDir,
     pid: opts.pid,

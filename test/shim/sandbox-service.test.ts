@@ -169,7 +169,7 @@ describe('Sandbox service lifecycle over ttrpc', () => {
 
     await sbx('ShutdownSandbox', S.ShutdownSandboxRequest, { sandboxId: POD }, S.ShutdownSandboxResponse);
     await new Promise((r) => setImmediate(r));
-    expect(runtime.sandbox.size).toBe(0);
+    expect(runtime.containers.size).toBe(0);
     expect(mica.instances.size).toBe(0);
     expect(shutdowns).toBe(1);
     expect((await failure(status(POD))).code).toBe(Code.NotFound);
@@ -245,7 +245,7 @@ describe('Sandbox service: containerd 2.x sends the pod settings as a PodSandbox
     const bad = await failure(withConfig('pod-3', { 'org.openeuler.micrun.ped.pedestal': 'vmware' }));
     expect(bad.code).toBe(Code.InvalidArgument);
     expect(bad.message).toContain('org.openeuler.micrun.ped.pedestal');
-    expect(runtime.sandbox.find('pod-3')).toBeUndefined();
+    expect(runtime.containers.find('pod-3')).toBeUndefined();
   });
 });
 
@@ -268,7 +268,7 @@ describe('Sandbox service errors', () => {
     const bad = await failure(createSandbox('pod-2', { 'org.openeuler.micrun.ped.pedestal': 'vmware' }));
     expect(bad.code).toBe(Code.InvalidArgument);
     expect(bad.message).toContain('org.openeuler.micrun.ped.pedestal');
-    expect(runtime.sandbox.find('pod-2')).toBeUndefined();
+    expect(runtime.containers.find('pod-2')).toBeUndefined();
   });
 
   test('starting a started sandbox → FailedPrecondition; unknown method → Unimplemented', async () => {
@@ -326,7 +326,7 @@ describe('pause container (CRI on containerd 1.6/1.7) through the Task service',
 
     await task('Kill', T.KillRequest, { id: POD, signal: 9 }, google.protobuf.Empty);
     await task('Delete', T.DeleteRequest, { id: POD }, T.DeleteResponse);
-    expect(runtime.sandbox.size).toBe(0);
+    expect(runtime.containers.size).toBe(0);
     expect(mica.instances.size).toBe(0);
     expect((await failure(taskStatus('fw-b'))).code).toBe(Code.NotFound);
     await task('Shutdown', T.ShutdownRequest, { id: POD, now: false }, google.protobuf.Empty);
@@ -340,7 +340,7 @@ describe('pause container (CRI on containerd 1.6/1.7) through the Task service',
     expect(ioClosed).toEqual([]);
     await task('Kill', T.KillRequest, { id: POD, signal: 9 }, google.protobuf.Empty);
     await task('Delete', T.DeleteRequest, { id: POD }, T.DeleteResponse);
-    expect(runtime.sandbox.size).toBe(0);
+    expect(runtime.containers.size).toBe(0);
     expect(mica.instances.size).toBe(0);
     expect(ioClosed).toContain('fw-c'); // its stdio is not leaked
     expect(events.find((e) => e.type === 'TaskExit' && e.event.containerId === 'fw-c')?.event.exitStatus).toBe(137);

@@ -1,9 +1,10 @@
 // The daemon's registry of containers: one daemon serves a single container or a whole pod
-// (pause + app containers). Lookup errors carry the codes containerd branches on.
+// (pause + app containers). Lookup errors carry the codes containerd branches on. (Not called a
+// "sandbox": everywhere else in micrun and containerd a sandbox is a pod.)
 import { alreadyExists, notFound } from '../errors';
 import type { Container } from './container';
 
-export class Sandbox {
+export class ContainerRegistry {
   private readonly containers = new Map<string, Container>();
 
   add(container: Container): void {
