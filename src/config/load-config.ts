@@ -17,6 +17,14 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
  */
 export const BOOTSTRAP_FORMS = ['address', 'json-v2', 'json-v3'] as const;
 export type BootstrapForm = (typeof BOOTSTRAP_FORMS)[number];
+/**
+ * Which containers share one shim daemon. `pod`: a CRI pod's containers share their pod's daemon,
+ * any other container gets its own (most isolation). `namespace`: every container of a containerd
+ * namespace (pods included) shares one daemon (least memory; a daemon crash takes the namespace's
+ * containers with it). docs/architecture.md has the trade-off.
+ */
+export const DAEMON_GROUPINGS = ['pod', 'namespace'] as const;
+export type DaemonGrouping = (typeof DAEMON_GROUPINGS)[number];
 
 /** Field names are the TOML keys, so the file, the docs and the code use one spelling. */
 export interface Config {
@@ -44,6 +52,8 @@ export interface Config {
   shim: {
     /** Output form of `start` (see BOOTSTRAP_FORMS); "address" works with containerd 1.6 to 2.x. */
     bootstrap: BootstrapForm;
+    /** Which containers share one shim daemon (DAEMON_GROUPINGS). */
+    grouping: DaemonGrouping;
   };
   telemetry: {
     /** OTLP/gRPC endpoint for traces; "" = tracing off. OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT wins. */
@@ -73,7 +83,7 @@ const SCHEMA: { [S in Section]: { [K in keyof Config[S]]: Check } } = {
   mica: { socket_dir: absPath, timeout_ms: int(1, 600_000), pedestal: oneOf(['', ...PEDESTALS]) },
   runtime: { state_dir: absPath, log_level: oneOf(LOG_LEVELS) },
   resources: { default_memory_mib: int(1, 1024 * 1024), default_vcpus: int(1, 1024), max_vcpus: int(1, 1024) },
-  shim: { bootstrap: oneOf(BOOTSTRAP_FORMS) },
+  shim: { bootstrap: oneOf(BOOTSTRAP_FORMS), grouping: oneOf(DAEMON_GROUPINGS) },
   telemetry: { otlp_endpoint: endpointUrl },
 };
 
@@ -82,7 +92,7 @@ export function defaultConfig(): Config {
     mica: { socket_dir: '/run/mica', timeout_ms: 5000, pedestal: '' },
     runtime: { state_dir: '/run/micrun', log_level: 'info' },
     resources: { default_memory_mib: 32, default_vcpus: 1, max_vcpus: 8 },
-    shim: { bootstrap: 'address' },
+    shim: { bootstrap: 'address', grouping: 'pod' },
     telemetry: { otlp_endpoint: '' },
   };
 }
@@ -170,6 +180,7 @@ function applyEnv(config: Config, env: NodeJS.ProcessEnv): void {
   override('MICRUN_MICA_SOCKET_DIR', 'mica', 'socket_dir');
   override('MICRUN_STATE_DIR', 'runtime', 'state_dir');
   override('MICRUN_LOG_LEVEL', 'runtime', 'log_level');
+  override('MICRUN_SHIM_GROUPING', 'shim', 'grouping');
   const otel = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT;
   if (otel) config.telemetry.otlp_endpoint = otel;
 }

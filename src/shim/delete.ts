@@ -10,6 +10,7 @@ import { containerd } from '../proto';
 import { FileStateStore } from '../runtime/state-store';
 import type { ShimArgs } from './args';
 import { rememberedConfigPath } from './config-choice';
+import { removeDeadSocket } from './socket-probe';
 
 /** 128 + SIGKILL, what runc reports for a task its cleanup had to kill. */
 const KILLED = 137;
@@ -41,6 +42,7 @@ export async function runDelete(args: ShimArgs, env: NodeJS.ProcessEnv = process
   if (record?.rootfsMount) await unmountRootfs(record.rootfsMount);
   await unmountRootfs(path.join(bundle, 'rootfs'));
   await store.remove(args.id);
+  await removeDeadSocket(bundle);
   const ms = exitedAt.getTime();
   return containerd.task.v2.DeleteResponse.encode({
     pid: record?.pid ?? 0,

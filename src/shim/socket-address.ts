@@ -4,6 +4,7 @@
 // convention means the worked example in shimv2-protocol.md §2.3 pins it.
 import { createHash } from 'node:crypto';
 import path from 'node:path';
+import type { DaemonGrouping } from '../config';
 
 export const DEFAULT_SOCKET_ROOT = '/run/containerd/s';
 export const CRI_CONTAINER_TYPE = 'io.kubernetes.cri.container-type';
@@ -21,10 +22,24 @@ export function socketPath(root: string, address: string, namespace: string, gro
 }
 
 /**
- * The daemon group of a container: CRI pod containers (and the pod's sandbox container, whose
- * sandbox-id is its own id) share their pod's daemon; anything else gets its own.
+ * The group of grouping `namespace`: every container of the namespace. containerd ids match
+ * `[A-Za-z0-9]+([._-][A-Za-z0-9]+)*`, so no container or pod id can be this string.
  */
-export function groupId(id: string, annotations: Readonly<Record<string, string>> | undefined): string {
+export const NAMESPACE_GROUP = '@namespace';
+
+/**
+ * The daemon group of a container. Grouping `pod`: CRI pod containers (and the pod's sandbox
+ * container, whose sandbox-id is its own id) share their pod's daemon; anything else gets its own.
+ * Grouping `namespace`: one daemon per namespace (the namespace is already part of the path) and
+ * per config file a runtime handler names (ConfigPath): a daemon runs with one config.
+ */
+export function groupId(
+  id: string,
+  annotations: Readonly<Record<string, string>> | undefined,
+  grouping: DaemonGrouping = 'pod',
+  configPath?: string,
+): string {
+  if (grouping === 'namespace') return configPath ? `${NAMESPACE_GROUP}:${configPath}` : NAMESPACE_GROUP;
   const type = annotations?.[CRI_CONTAINER_TYPE];
   const sandbox = annotations?.[CRI_SANDBOX_ID];
   if ((type === 'container' || type === 'sandbox') && sandbox) return sandbox;

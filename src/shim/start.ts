@@ -11,7 +11,7 @@
 // its reason to the bundle's log fifo and exits, and containerd's first call then fails.
 // Imports node built-ins and the config loader only: it runs on every container start.
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { loadConfig } from '../config';
@@ -21,8 +21,8 @@ import { rememberConfigPath } from './config-choice';
 import { LISTENER_FD, LISTENER_INODE_ENV } from './early-listener';
 import { groupId, socketPath, socketRoot, toAddress } from './socket-address';
 import type { StartOptions } from './start-options';
+import { probeSocket, removeStale } from './socket-probe';
 
-const DIAL_TIMEOUT_MS = 1_000;
 /** Binding loses to a racing `start` of the same group at most this often before we give up. */
 const MAX_BIND_ATTEMPTS = 3;
 
@@ -32,12 +32,13 @@ const MAX_BIND_ATTEMPTS = 3;
  */
 export async function runStart(args: ShimArgs, env: NodeJS.ProcessEnv = process.env, options?: StartOptions): Promise<string> {
   const bundle = args.bundle || process.cwd();
-  const group = groupId(args.id, readAnnotations(bundle));
+  const annotations = readAnnotations(bundle);
   // The handler's ConfigPath, if any, chooses the config for this start, the daemon and `delete`.
   const configPath = options?.configPath || undefined;
   // A bad config file fails here with the key it names, not later in a daemon nobody hears.
   const config = loadConfig({ env, path: configPath });
   if (configPath) env = { ...env, MICRUN_CONFIG: configPath };
+  const group = groupId(args.id, annotations, config.shim.grouping, configPath);
   const root = socketRoot(env);
   mkdirSync(root, { recursive: true, mode: 0o700 });
   const socket = socketPath(root, args.address, args.namespace, group);
@@ -77,15 +78,6 @@ function writeAddress(bundle: string, address: string): void {
   writeFileSync(path.join(bundle, 'address'), address, { mode: 0o600 });
 }
 
-function removeStale(socket: string): void {
-  try {
-    unlinkSync(socket);
-  } catch (err) {
-    // Another `start` of the same pod may have removed it first.
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-}
-
 /**
  * The bundle's annotations, which choose the daemon group. containerd 2.x's shim sandboxer runs
  * `start` for a sandbox bundle that has no config.json: no file means no annotations (the group
@@ -115,26 +107,6 @@ export function readAnnotations(bundle: string): Record<string, string> | undefi
     throw new Error(`cannot read ${file}: "annotations" is not an object`);
   }
   return annotations as Record<string, string>;
-}
-
-/** 'live' when something accepts connections there, 'stale' for a dead socket file. */
-function probeSocket(socket: string): Promise<'live' | 'stale' | 'absent'> {
-  return new Promise((resolve) => {
-    const conn = net.connect(socket);
-    const timer = setTimeout(() => {
-      conn.destroy();
-      resolve('live'); // it exists and did not refuse: a busy daemon, not a stale file
-    }, DIAL_TIMEOUT_MS);
-    conn.once('connect', () => {
-      clearTimeout(timer);
-      conn.destroy();
-      resolve('live');
-    });
-    conn.once('error', (err: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      resolve(err.code === 'ENOENT' ? 'absent' : 'stale');
-    });
-  });
 }
 
 /** Listens on the socket path with mode 0600 (as containerd's pkg/shim NewSocket does). */

@@ -25,7 +25,7 @@ describe('loadConfig', () => {
       mica: { socket_dir: '/run/mica', timeout_ms: 5000, pedestal: '' },
       runtime: { state_dir: '/run/micrun', log_level: 'info' },
       resources: { default_memory_mib: 32, default_vcpus: 1, max_vcpus: 8 },
-      shim: { bootstrap: 'address' },
+      shim: { bootstrap: 'address', grouping: 'pod' },
       telemetry: { otlp_endpoint: '' },
     });
     expect(defaultConfig()).toEqual(config);
@@ -46,6 +46,7 @@ default_vcpus = 2
 max_vcpus = 4
 [shim]
 bootstrap = "json-v3"
+grouping = "namespace"
 [telemetry]
 otlp_endpoint = "http://127.0.0.1:4317"
 `);
@@ -53,10 +54,17 @@ otlp_endpoint = "http://127.0.0.1:4317"
       mica: { socket_dir: '/tmp/sim', timeout_ms: 1500, pedestal: 'xen' },
       runtime: { state_dir: '/var/run/micrun2', log_level: 'debug' },
       resources: { default_memory_mib: 64, default_vcpus: 2, max_vcpus: 4 },
-      shim: { bootstrap: 'json-v3' },
+      shim: { bootstrap: 'json-v3', grouping: 'namespace' },
       telemetry: { otlp_endpoint: 'http://127.0.0.1:4317' },
       source: p,
     });
+  });
+
+  test('shim.grouping: MICRUN_SHIM_GROUPING wins over the file; an unknown grouping names the choices', () => {
+    const p = file('[shim]\ngrouping = "namespace"\n');
+    expect(loadConfig({ env: { MICRUN_SHIM_GROUPING: 'pod' }, path: p }).shim.grouping).toBe('pod');
+    expect(() => loadConfig({ env: {}, path: file('[shim]\ngrouping = "node"\n') })).toThrow(/shim\.grouping must be one of "pod", "namespace"/);
+    expect(() => loadConfig({ env: { MICRUN_SHIM_GROUPING: 'pods' } })).toThrow(/MICRUN_SHIM_GROUPING="pods" must be one of/);
   });
 
   test('every key is optional: a partial file keeps the other defaults', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { groupId, socketPath, socketRoot } from '../../src/shim/socket-address';
+import vectors from '../fixtures/socket-address-vectors.json';
+import { groupId, NAMESPACE_GROUP, socketPath, socketRoot } from '../../src/shim/socket-address';
 
 describe('shim socket address', () => {
   test('matches the worked example of containerd pkg/shim (shimv2-protocol.md §2.3)', () => {
@@ -26,5 +27,24 @@ describe('shim socket address', () => {
     expect(groupId('pod1', sandbox)).toBe('pod1');
     expect(groupId('single', {})).toBe('single');
     expect(groupId('single', undefined)).toBe('single');
+  });
+
+  test('grouping namespace: every container of the namespace, pods included, shares one group', () => {
+    const pod = { 'io.kubernetes.cri.container-type': 'container', 'io.kubernetes.cri.sandbox-id': 'pod1' };
+    expect(groupId('app1', pod, 'namespace')).toBe(NAMESPACE_GROUP);
+    expect(groupId('single', undefined, 'namespace')).toBe(NAMESPACE_GROUP);
+    // A runtime handler naming its own config file (ConfigPath) gets a daemon running that config.
+    expect(groupId('single', undefined, 'namespace', '/etc/a.toml')).not.toBe(groupId('single', undefined, 'namespace', '/etc/b.toml'));
+    expect(groupId('app1', pod, 'pod', '/etc/a.toml')).toBe('pod1');
+    // Different namespaces still get different daemons: the namespace is part of the hashed path.
+    expect(socketPath('/s', '/a.sock', 'one', NAMESPACE_GROUP)).not.toBe(socketPath('/s', '/a.sock', 'two', NAMESPACE_GROUP));
+  });
+
+  // The same vectors drive the native launcher's test (test/e2e/shim-launcher.test.ts): both
+  // paths must hand containerd the same address.
+  test.each(vectors.cases)('shared vector: $what', (c) => {
+    const annotations = (c.annotations ?? undefined) as Record<string, string> | undefined;
+    const group = groupId(c.id, annotations, c.grouping as 'pod' | 'namespace');
+    expect(socketPath('/root', c.address, c.namespace, group)).toBe(`/root/${c.socket}`);
   });
 });
