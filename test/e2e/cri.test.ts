@@ -34,7 +34,6 @@ let sim: MicadSim;
 let ctd: Containerd;
 let cri: CriClient;
 let mica: MicaClient;
-const results: Record<string, unknown> = {};
 
 /**
  * The shipped containerd 1.6/1.7 snippet (configs/containerd-1.6-1.7.toml), so the file admins
@@ -86,11 +85,6 @@ afterAll(async () => {
   cri?.close();
   await stack?.destroy();
   rmSync(work, { recursive: true, force: true });
-  if (Object.keys(results).length > 0) {
-    mkdirSync(path.join(repoRoot, 'bench-results'), { recursive: true });
-    writeFileSync(path.join(repoRoot, 'bench-results', 'pods.json'), JSON.stringify(results, null, 2));
-    console.log('pod measurements', results);
-  }
 }, 60_000);
 
 // ---------------------------------------------------------------------------------------------
@@ -109,7 +103,6 @@ const shimSockets = () => {
     return [];
   }
 };
-const rssKiB = (pid: number) => Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
 
 async function expectNothingLeft(): Promise<void> {
   await waitFor(() => shimDaemons().length === 0, { what: 'no shim daemon', timeoutMs: 15_000 });
@@ -190,16 +183,12 @@ async function criFailure(p: Promise<unknown>): Promise<CriError> {
 
 describe('CRI (containerd 1.6) → micrun pod → micad-sim', () => {
   test('a pod of two RTOS containers, end to end, leaves nothing behind', async () => {
-    const t0 = performance.now();
     const pod = await runPod('rtos-pod', { 'org.openeuler.micrun.container.min_memory_mb': '40' });
-    const tSandbox = performance.now();
     const a = await createContainer(pod, 'fw-a', { cpuset_cpus: '0' });
     const b = await createContainer(pod, 'fw-b');
     await cri.runtime('StartContainer', { container_id: a });
     await cri.runtime('StartContainer', { container_id: b });
     for (const id of [a, b]) expect((await containerStatus(id)).state).toBe('CONTAINER_RUNNING');
-    results.podStartMs_2containers = Math.round(performance.now() - t0);
-    results.runPodSandboxMs = Math.round(tSandbox - t0);
 
     // One daemon serves the pause container and both containers.
     const daemons = shimDaemons();
@@ -257,17 +246,16 @@ describe('CRI (containerd 1.6) → micrun pod → micad-sim', () => {
     await expectNothingLeft();
   }, 180_000);
 
-  test('pod start time and daemon RSS with 1 and 5 containers', async () => {
+  // Its time and the daemon's RSS are figures of `npm run bench` (rows "ctr run -d … live pod
+  // daemon" and "daemon RSS with 1 / 10 / 50 containers"), not bounds of a test.
+  test('one daemon serves a pod of 5 containers; StopPodSandbox alone stops them all', async () => {
     const pod = await runPod('rss-pod');
-    const t0 = performance.now();
     const first = await createContainer(pod, 'fw-0');
     await cri.runtime('StartContainer', { container_id: first });
     expect((await containerStatus(first)).state).toBe('CONTAINER_RUNNING');
-    results.addOneContainerMs = Math.round(performance.now() - t0);
-    const [daemon] = shimDaemons();
-    expect(daemon).toBeGreaterThan(0);
-    await new Promise((r) => setTimeout(r, 500)); // let the first console settle
-    results.daemonRssKiB_1container = rssKiB(daemon!);
+    const daemons = shimDaemons();
+    expect(daemons).toHaveLength(1);
+    const daemon = daemons[0];
 
     const more: string[] = [];
     for (let i = 1; i < 5; i++) {
@@ -278,9 +266,6 @@ describe('CRI (containerd 1.6) → micrun pod → micad-sim', () => {
     for (const id of more) expect((await containerStatus(id)).state).toBe('CONTAINER_RUNNING');
     expect(shimDaemons()).toEqual([daemon]);
     expect(instances()).toHaveLength(5);
-    await new Promise((r) => setTimeout(r, 500));
-    results.daemonRssKiB_5containers = rssKiB(daemon!);
-    expect(results.daemonRssKiB_5containers as number).toBeLessThan(200 * 1024);
 
     // StopPodSandbox alone (no StopContainer first) stops all five.
     await cri.runtime('StopPodSandbox', { pod_sandbox_id: pod.id });

