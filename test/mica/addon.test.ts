@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
-import { findPackageRoot, loadAddonFrom } from '../../src/mica/addon';
+import { ADDON_RELATIVE_PATH, findPackageRoot, loadAddonFrom } from '../../src/mica/addon';
 
 const repo = resolve(__dirname, '../..');
 const temps: string[] = [];
@@ -38,17 +38,20 @@ describe('addon loader', () => {
   });
 
   it('loads from a CommonJS bundle reached through a symlink on PATH', async () => {
-    // Like dist/micad-sim.js linked from /usr/local/bin: the bundle lives in the package
-    // (native/build is git-ignored), the symlink elsewhere.
-    const outDir = join(repo, 'native', 'build', 'bundle-check');
-    mkdirSync(outDir, { recursive: true });
+    // Like dist/micad-sim.js linked from /usr/local/bin: the bundle lives in the package, the
+    // symlink elsewhere. The package is a temp copy of micrun's shape (package.json, the addon
+    // linked in), so the test writes nothing into the repository.
+    const pkg = tempDir();
+    writeFileSync(join(pkg, 'package.json'), '{"name":"micrun"}');
+    mkdirSync(join(pkg, 'native', 'build', 'Release'), { recursive: true });
+    symlinkSync(join(repo, ADDON_RELATIVE_PATH), join(pkg, ADDON_RELATIVE_PATH));
     const entry = join(tempDir(), 'entry.ts');
     writeFileSync(
       entry,
       `import { openPty } from ${JSON.stringify(join(repo, 'src/mica/pty'))};\n` +
         `const p = openPty(); console.log(p.path);\n`,
     );
-    const outfile = join(outDir, `pty-${process.pid}.js`);
+    const outfile = join(pkg, 'dist', 'pty-check.js');
     await build({
       entryPoints: [entry],
       outfile,
@@ -60,11 +63,7 @@ describe('addon loader', () => {
     });
     const bin = join(tempDir(), 'pty-check');
     symlinkSync(outfile, bin);
-    try {
-      const out = execFileSync(process.execPath, [bin], { encoding: 'utf8', cwd: tmpdir() });
-      expect(out.trim()).toMatch(/^\/dev\/pts\/\d+$/);
-    } finally {
-      rmSync(outfile, { force: true });
-    }
+    const out = execFileSync(process.execPath, [bin], { encoding: 'utf8', cwd: tmpdir() });
+    expect(out.trim()).toMatch(/^\/dev\/pts\/\d+$/);
   });
 });
