@@ -99,8 +99,9 @@ test('micrun image build → ctr image import → /firmware.elf is in the snapsh
 
 async function configDigest(c: Containerd, name: string): Promise<string> {
   const index = await c.ctr(['image', 'ls']);
-  const line = index.stdout.split('\n').find((l) => l.startsWith(`${name} `));
-  expect(line).toBeDefined();
+  const lines = index.stdout.split('\n');
+  expect(lines.map((l) => l.split(/\s+/)[0]), `${name} in ctr image ls`).toContain(name);
+  const line = lines.find((l) => l.startsWith(`${name} `));
   const manifestDigest = line!.split(/\s+/)[2]!;
   const manifest = await c.ctr(['content', 'get', manifestDigest]);
   return JSON.parse(manifest.stdout).config.digest;

@@ -92,7 +92,7 @@ describe('ctr run -t / ctr task attach through a real pty', () => {
 
     // Resizing ctr's terminal: the kernel sends ctr SIGWINCH, ctr sends ResizePty again.
     const ctrPid = ctrUnder(session.child.pid!);
-    expect(ctrPid, 'ctr runs under script').toBeDefined();
+    expect(ctrPid, 'ctr runs under script').toEqual(expect.any(Number));
     const ctrTty = readlinkSync(`/proc/${ctrPid}/fd/0`);
     expect(ctrTty).toMatch(/^\/dev\/pts\/\d+$/);
     const stty = await run('stty', ['-F', ctrTty, 'cols', '132', 'rows', '43']);

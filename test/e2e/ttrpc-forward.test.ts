@@ -49,7 +49,7 @@ test('a TaskExit forwarded over ttrpc comes out of containerd intact', async () 
   const line = await waitFor(
     async () => {
       const reply = await forwardExit(++pid);
-      expect(containerd.services.events.ttrpc.v1.ForwardRequest.decode(reply)).toBeDefined(); // Empty
+      expect(reply).toHaveLength(0); // containerd answers google.protobuf.Empty: no bytes
       await new Promise((r) => setTimeout(r, 300));
       return output.split('\n').find((l) => l.includes('/tasks/exit'));
     },

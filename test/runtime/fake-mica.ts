@@ -16,7 +16,8 @@ export class FakeMica implements MicaClient {
   simulator = true;
   /** Console path reported once running. */
   console = '/dev/pts/fake';
-  failCreate?: Error;
+  /** A coded error, as the real client throws: tests that claim a wire code really check one. */
+  failCreate?: CodedError;
   inFlight = 0;
   maxInFlight = 0;
   delayMs = 0;

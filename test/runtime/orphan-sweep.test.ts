@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, test } from 'vitest';
 import type { ContainerRecord } from '../../src/runtime/container';
+import { unavailable } from '../../src/errors';
 import { sweepOrphans } from '../../src/runtime/orphan-sweep';
 import { FileStateStore } from '../../src/runtime/state-store';
 import { FakeMica } from './fake-mica';
@@ -49,7 +50,7 @@ test('a failing cleanup keeps the record for the next try', async () => {
   await store.save(record('stuck', path.join(dir, 'bundles', 'stuck')));
   await mica.create({ name: 'stuck', firmwarePath: '/fw' });
   mica.remove = async () => {
-    throw new Error('micad is not running');
+    throw unavailable('micad is not running');
   };
   expect(await sweepOrphans({ store, mica, log, isServed: () => false })).toEqual([]);
   expect(await store.list()).toEqual(['stuck']);

@@ -8,6 +8,7 @@ import { afterEach, beforeEach, expect, test } from 'vitest';
 import type { Runtime } from '../../src/runtime/runtime';
 import { newTestRuntime } from './test-runtime';
 import { FakeMica } from './fake-mica';
+import { Code, unavailable } from '../../src/errors';
 
 const PED_CONF = 'org.openeuler.micrun.ped.conf';
 const KERNEL = Buffer.from('xen kernel image bytes \x00\x01\x02');
@@ -46,7 +47,7 @@ test('micad gets a staged host copy of ped.conf holding the image file bytes, re
   const b = bundle('c1', { [PED_CONF]: '/boot/xen.cfg' });
   await runtime.create({ id: 'c1', bundle: b, rootfs: [], stdio });
   const sent = mica.instances.get('c1')!.params.pedestalConfig!;
-  expect(sent).toBeDefined();
+  expect(sent).toEqual(expect.any(String));
   expect(sent).not.toBe('/boot/xen.cfg');
   expect(path.isAbsolute(sent)).toBe(true);
   expect(sent.startsWith(stateDir + path.sep)).toBe(true);
@@ -76,8 +77,8 @@ test('a ped.conf escaping the rootfs is refused', async () => {
 });
 
 test('a micad create failure removes the staged ped.conf', async () => {
-  mica.failCreate = new Error('micad said no');
+  mica.failCreate = unavailable('micad said no');
   const b = bundle('c5', { [PED_CONF]: '/boot/xen.cfg' });
-  await expect(runtime.create({ id: 'c5', bundle: b, rootfs: [], stdio })).rejects.toThrow(/micad said no/);
+  await expect(runtime.create({ id: 'c5', bundle: b, rootfs: [], stdio })).rejects.toMatchObject({ code: Code.Unavailable, message: expect.stringMatching(/micad said no/) });
   expect(existsSync(path.join(stateDir, 'containers', 'c5'))).toBe(false);
 });

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { Code } from '../../src/errors';
+import { Code, unavailable } from '../../src/errors';
 import { containerd, google, io } from '../../src/proto';
 import type { Runtime } from '../../src/runtime/runtime';
 import { newTestRuntime } from '../runtime/test-runtime';
@@ -161,8 +161,10 @@ describe('Task service', () => {
   });
 
   test('a failed micad create removes the staged firmware and state', async () => {
-    mica.failCreate = Object.assign(new Error('micad is not running'), { code: Code.Unavailable });
-    expect((await codeOf(create('down'))).code).toBe(Code.Unavailable);
+    mica.failCreate = unavailable('micad is not running');
+    const err = await codeOf(create('down'));
+    expect(err.code).toBe(Code.Unavailable);
+    expect(err.message).toMatch(/micad is not running/);
     expect(existsSync(path.join(dir, 'state', 'containers', 'down'))).toBe(false);
   });
 
@@ -221,7 +223,9 @@ describe('Task service', () => {
     await create('n1');
     const waiting = wait('n1');
     await del('n1');
-    await expect(waiting).resolves.toBeDefined();
+    const released = await waiting; // released with exit 0 and the time of the Delete
+    expect(released.exitStatus ?? 0).toBe(0);
+    expect(Number(released.exitedAt?.seconds)).toBeGreaterThan(0);
     expect(mica.instances.size).toBe(0);
     expect(order).toEqual(['TaskCreate', 'io-close', 'TaskDelete']);
   });
@@ -322,13 +326,11 @@ describe('Task service', () => {
     expect(shutdowns).toBe(1);
   });
 
-  test('an instance that ends with an error is reported as exit 255 within a second', async () => {
+  test('an instance that ends with an error is reported as exit 255', async () => {
     await create('q1');
     await start('q1');
-    const t0 = Date.now();
     mica.instances.get('q1')!.state = 'Error';
     expect((await wait('q1')).exitStatus).toBe(255);
-    expect(Date.now() - t0).toBeLessThan(1000);
   });
 
   test('regression: a Delete sent as soon as Wait returns waits for the exit path (TaskExit first, no state left)', async () => {
