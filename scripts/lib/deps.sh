@@ -6,6 +6,7 @@ APT_PACKAGES=(
   qemu-system-arm            # micad-sim runs firmware on an emulated Cortex-M
   gcc-arm-none-eabi libnewlib-arm-none-eabi   # builds test/fixtures/firmware
   busybox-static             # runc comparison image and the CRI pause image
+  containernetworking-plugins  # bridge + host-local CNI for pods with their own netns (e2e cri-sandboxer)
   python3 make g++           # node-gyp builds the libmica addon
   ca-certificates
 )

@@ -82,7 +82,7 @@ const IGNORED: Record<string, string> = {
   'runtime.vcpu_pcpu_binding': 'vCPU pinning follows linux.resources.cpu.cpus',
   'runtime.static_resource': 'Update is applied when micad accepts it',
   'runtime.pause': 'the pause image is never inspected',
-  'config_path': 'the runtime config comes from MICRUN_CONFIG or /etc/mica/micrun/config.toml',
+  'config_path': "the runtime config comes from the runtime handler's ConfigPath option, MICRUN_CONFIG or /etc/mica/micrun/config.toml",
 };
 /** Written by the Go image builder; informational only. */
 const IGNORED_PREFIXES = ['compatibility.', 'custom.', 'ped.compatibility', 'ped.net_placeholder'];

@@ -117,8 +117,8 @@ function readMount(r: ShapeReader, raw: unknown, where: string): OciMount {
     options: r.stringArray(m.options, `${where}.options`),
   };
   // An idmapped mount asks for file ownership that micrun cannot give (it makes no spec mounts):
-  // refused by name rather than silently dropped. containerd 2.x asks `-info` first and refuses
-  // on its own (our Features say idmap is not supported); 1.6/1.7 and direct API users get this.
+  // refused by name rather than silently dropped — on every containerd (2.x's `-info` check is
+  // told to pass such specs on to us, see src/shim/runtime-features.ts).
   const mapped = ['uidMappings', 'gidMappings'].filter((k) => m[k] !== undefined && m[k] !== null);
   const options = mount.options.filter((o) => o === 'idmap' || o === 'ridmap');
   if (mapped.length > 0 || options.length > 0) {

@@ -1,8 +1,14 @@
 // The Features document of `-info`, in the shape of `runc features` (opencontainers/runtime-spec
 // specs-go/features), so containerd 2.x's runc-compatible check can read it. containerd runs
-// `-info` before creating a task whose spec has idmapped mounts and refuses the task unless
-// `linux.mountExtensions.idmap.enabled` is true; without a Features document it failed with
-// "unmarshal runtime features" instead, which names neither idmap nor micrun.
+// `-info` before creating a task whose spec has idmapped mounts; without a Features document it
+// failed with "unmarshal runtime features", which names neither idmap nor micrun.
+//
+// `mountExtensions.idmap.enabled` is true although micrun makes no idmapped mount: it means
+// "send such a spec to Create", where micrun refuses it by name (InvalidArgument, src/oci/spec.ts)
+// and containerd's failed-Create path removes the shim it started. With `false`, containerd 2.1.9
+// refuses on its own *after* starting the shim and never stops it (its validateRuntimeFeatures
+// runs after ShimManager.Start with no cleanup; upstream main tears the shim down): every such
+// `ctr run` would leave an idle daemon behind. The annotations below say idmap is unsupported.
 //
 // The values describe what micrun does with an OCI spec: it reads the annotations, process.args/env,
 // root and linux.resources (docs/architecture.md), runs the firmware on a remote core, and ignores
@@ -35,7 +41,7 @@ export function runtimeFeatures(version: string): object {
       apparmor: { enabled: false },
       selinux: { enabled: false },
       intelRdt: { enabled: false },
-      mountExtensions: { idmap: { enabled: false } },
+      mountExtensions: { idmap: { enabled: true } }, // refused at Create instead: see the top of this file
     },
     annotations: {
       'org.openeuler.micrun.version': version,

@@ -18,12 +18,13 @@ describe('runtimeInfo', () => {
     expect(info.version?.version).toBe('1.2.3');
   });
 
-  test('Features has the fields of `runc features` and says idmap mounts are not supported', () => {
+  test('Features has the fields of `runc features`; idmap mounts are passed on to Create (which refuses them) and listed as unsupported', () => {
     const doc = features(runtimeInfo('1.2.3'));
     expect(doc).toMatchObject({ ociVersionMin: '1.0.0', hooks: [], mountOptions: [] });
     expect(doc.ociVersionMax).toMatch(/^1\.\d+\.\d+$/);
-    // containerd's supportsIDMapMounts reads exactly this path: present and false → a clear refusal.
-    expect(doc.linux.mountExtensions.idmap.enabled).toBe(false);
+    // containerd 2.x's supportsIDMapMounts reads exactly this path; true lets the spec reach our
+    // Create, whose refusal containerd cleans up after (its own refusal leaks the shim on 2.1.9).
+    expect(doc.linux.mountExtensions.idmap.enabled).toBe(true);
     expect(doc.linux.seccomp.enabled).toBe(false);
     expect(doc.linux.namespaces).toEqual([]);
     expect(doc.annotations['org.openeuler.micrun.version']).toBe('1.2.3');
