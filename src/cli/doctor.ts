@@ -1,76 +1,42 @@
-// `micrun doctor`: checks what micrun needs on this host and prints one actionable line per
-// check. Exit status 1 when a required piece is missing. qemu-system-arm only matters for
-// micad-sim (a MICA board runs the real micad), so its absence is reported but not fatal.
-import { accessSync, constants, statSync } from 'node:fs';
-import path from 'node:path';
-import { loadConfig } from '../config';
+// `micrun doctor`: what a person runs first on a board. Runs every check in doctor-checks.ts and
+// prints one line per check (ok / FAIL / warn / info), each failure with a one-line fix;
+// `--json` prints the same as one JSON document for scripts. Exit status 1 when a check failed.
+import { runChecks, type CheckResult, type DoctorOptions } from './doctor-checks';
 import type { CommandIO } from './image-build';
+import { DEFAULT_CONTAINERD_CONFIG } from './containerd-config';
+import { parseFlags, UsageError } from './parse-flags';
 
-interface Check {
-  ok: boolean;
-  required: boolean;
-  line: string;
+export const DOCTOR_USAGE = `usage: micrun doctor [--json] [--containerd-config FILE] [--containerd FILE]
+
+Checks that this node can run micrun containers: micad answers at the configured socket dir,
+the libmica addon loads, the micrun config is valid, the state dir is writable, containerd's
+config registers the runtime (runc still present), the shim resolves on containerd's PATH,
+containerd's version and CRI sandboxer, and micad-sim + qemu when micad is the simulator.
+Exit status 1 when a check failed.
+
+  --json                    print the results as JSON
+  --containerd-config FILE  containerd's config (default ${DEFAULT_CONTAINERD_CONFIG})
+  --containerd FILE         containerd binary (default: containerd on PATH)
+`;
+
+export async function runDoctor(argv: readonly string[], io: CommandIO & { stdout: (text: string) => void }): Promise<number> {
+  const flags = parseFlags(argv, [{ name: 'json', boolean: true }, { name: 'containerd-config' }, { name: 'containerd' }]);
+  if (flags.positionals.length > 0) throw new UsageError(`doctor takes no arguments (got "${flags.positionals[0]}")`);
+  const opts: DoctorOptions = {
+    env: io.env,
+    containerdConfig: flags.values.get('containerd-config')?.[0] ?? DEFAULT_CONTAINERD_CONFIG,
+    containerd: flags.values.get('containerd')?.[0],
+  };
+  const results = await runChecks(opts);
+  const failed = results.some((r) => r.status === 'fail');
+  if (flags.booleans.has('json')) io.stdout(`${JSON.stringify({ ok: !failed, checks: results }, null, 2)}\n`);
+  else io.stdout(results.map(formatResult).join(''));
+  return failed ? 1 : 0;
 }
 
-export function runDoctor(io: CommandIO): number {
-  const checks: Check[] = [];
-  let socketDir = '/run/mica';
-  try {
-    const config = loadConfig({ env: io.env });
-    socketDir = config.mica.socket_dir;
-    checks.push({ ok: true, required: true, line: `config: ${config.source ?? 'no config file, defaults'} (socket_dir ${socketDir})` });
-  } catch (err) {
-    checks.push({ ok: false, required: true, line: `config: ${(err as Error).message}` });
-  }
+const LABEL: Record<CheckResult['status'], string> = { ok: 'ok  ', fail: 'FAIL', warn: 'warn', info: 'info' };
 
-  const createSocket = path.join(socketDir, 'mica-create.socket');
-  const listening = isSocket(createSocket);
-  checks.push({
-    ok: listening,
-    required: true,
-    line: listening
-      ? `micad: listening at ${createSocket}`
-      : `micad: no ${createSocket}: start micad (systemctl start micad) or micad-sim --socket-dir ${socketDir}; ` +
-        'set MICRUN_MICA_SOCKET_DIR or [mica] socket_dir if it lives elsewhere',
-  });
-
-  const containerd = which('containerd', io.env);
-  checks.push({ ok: !!containerd, required: true, line: containerd ? `containerd: ${containerd}` : 'containerd: not on PATH; install containerd (>= 1.6)' });
-  const shim = which('containerd-shim-mica-v2', io.env);
-  checks.push({
-    ok: !!shim,
-    required: true,
-    line: shim ? `shim: ${shim}` : 'shim: containerd-shim-mica-v2 not on PATH; containerd finds runtime io.containerd.mica.v2 through PATH',
-  });
-  const qemu = which('qemu-system-arm', io.env);
-  checks.push({
-    ok: !!qemu,
-    required: false,
-    line: qemu ? `qemu: ${qemu} (for micad-sim)` : 'qemu: qemu-system-arm not on PATH; needed only by micad-sim (apt-get install qemu-system-arm)',
-  });
-
-  for (const c of checks) io.stderr(`${c.ok ? 'ok  ' : c.required ? 'FAIL' : 'warn'} ${c.line}`);
-  return checks.some((c) => !c.ok && c.required) ? 1 : 0;
-}
-
-function isSocket(p: string): boolean {
-  try {
-    return statSync(p).isSocket();
-  } catch {
-    return false;
-  }
-}
-
-function which(name: string, env: NodeJS.ProcessEnv): string | undefined {
-  for (const dir of (env.PATH ?? '').split(':')) {
-    if (!dir) continue;
-    const candidate = path.join(dir, name);
-    try {
-      accessSync(candidate, constants.X_OK);
-      if (statSync(candidate).isFile()) return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
+function formatResult(r: CheckResult): string {
+  const line = `${LABEL[r.status]} ${r.name.padEnd(18)} ${r.detail}\n`;
+  return r.hint ? `${line}     ${''.padEnd(18)} fix: ${r.hint}\n` : line;
 }

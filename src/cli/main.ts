@@ -11,7 +11,9 @@ io.containerd.mica.v2). This CLI helps with the images and the host.
 
 commands:
   image build   package a firmware ELF as an OCI image archive (micrun image build --help)
-  doctor        check that micad, containerd and the shim are in place
+  install       register the runtime with containerd, link the shim (micrun install --help)
+  uninstall     remove what install added
+  doctor        check that micad, containerd and the shim work together (micrun doctor --help)
   version       print the version
 `;
 
@@ -45,27 +47,18 @@ export async function main(argv: readonly string[], io: MainIO = processIO): Pro
         return cmd === undefined ? 2 : 0;
       case 'image': {
         const [sub, ...args] = rest;
-        const { runImageBuild, IMAGE_BUILD_USAGE } = await import('./image-build');
-        if (sub === 'build' && (args.includes('--help') || args.includes('-h'))) {
-          io.stdout(IMAGE_BUILD_USAGE);
-          return 0;
-        }
         if (sub !== 'build') throw new UsageError(sub ? `unknown image command "${sub}"` : 'image needs a command: build');
-        try {
-          return runImageBuild(args, { stderr: err, env: io.env });
-        } catch (e) {
-          if (e instanceof UsageError) {
-            err(`micrun image build: ${e.message}\n`);
-            io.stderr(IMAGE_BUILD_USAGE);
-            return 2;
-          }
-          throw e;
-        }
+        const { runImageBuild, IMAGE_BUILD_USAGE } = await import('./image-build');
+        return await runSubcommand('micrun image build', IMAGE_BUILD_USAGE, args, io, () => runImageBuild(args, { stderr: err, env: io.env }));
+      }
+      case 'install':
+      case 'uninstall': {
+        const { runInstall, INSTALL_USAGE } = await import('./install');
+        return await runSubcommand(`micrun ${cmd}`, INSTALL_USAGE, rest, io, () => runInstall(cmd, rest, { stderr: err, env: io.env }));
       }
       case 'doctor': {
-        if (rest.length > 0) throw new UsageError(`doctor takes no arguments`);
-        const { runDoctor } = await import('./doctor');
-        return runDoctor({ stderr: err, env: io.env });
+        const { runDoctor, DOCTOR_USAGE } = await import('./doctor');
+        return await runSubcommand('micrun doctor', DOCTOR_USAGE, rest, io, () => runDoctor(rest, { stderr: err, stdout: io.stdout, env: io.env }));
       }
       default:
         throw new UsageError(`unknown command "${cmd}"`);
@@ -78,6 +71,30 @@ export async function main(argv: readonly string[], io: MainIO = processIO): Pro
     }
     err(`micrun: ${(e as Error).message}`);
     return 1;
+  }
+}
+
+/**
+ * Runs one subcommand: `--help` prints its usage; a UsageError prints the message and the
+ * usage and exits 2; any other error goes to main's handler (exit 1).
+ */
+async function runSubcommand(
+  name: string,
+  usage: string,
+  args: readonly string[],
+  io: MainIO,
+  run: () => number | Promise<number>,
+): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) {
+    io.stdout(usage);
+    return 0;
+  }
+  try {
+    return await run();
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    io.stderr(`${name}: ${e.message}\n\n${usage}`);
+    return 2;
   }
 }
 
