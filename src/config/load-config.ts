@@ -40,6 +40,8 @@ export interface Config {
     /** micrun's own state: persisted containers, staged firmware. */
     state_dir: string;
     log_level: LogLevel;
+    /** Largest firmware (or ped.conf) staged into state_dir, usually a tmpfs in RAM. */
+    max_firmware_mib: number;
   };
   resources: {
     /** Guest memory when the spec sets no memory limit or reservation. */
@@ -81,7 +83,7 @@ const oneOf =
 
 const SCHEMA: { [S in Section]: { [K in keyof Config[S]]: Check } } = {
   mica: { socket_dir: absPath, timeout_ms: int(1, 600_000), pedestal: oneOf(['', ...PEDESTALS]) },
-  runtime: { state_dir: absPath, log_level: oneOf(LOG_LEVELS) },
+  runtime: { state_dir: absPath, log_level: oneOf(LOG_LEVELS), max_firmware_mib: int(1, 4096) },
   resources: { default_memory_mib: int(1, 1024 * 1024), default_vcpus: int(1, 1024), max_vcpus: int(1, 1024) },
   shim: { bootstrap: oneOf(BOOTSTRAP_FORMS), grouping: oneOf(DAEMON_GROUPINGS) },
   telemetry: { otlp_endpoint: endpointUrl },
@@ -90,7 +92,7 @@ const SCHEMA: { [S in Section]: { [K in keyof Config[S]]: Check } } = {
 export function defaultConfig(): Config {
   return {
     mica: { socket_dir: '/run/mica', timeout_ms: 5000, pedestal: '' },
-    runtime: { state_dir: '/run/micrun', log_level: 'info' },
+    runtime: { state_dir: '/run/micrun', log_level: 'info', max_firmware_mib: 64 },
     resources: { default_memory_mib: 32, default_vcpus: 1, max_vcpus: 8 },
     shim: { bootstrap: 'address', grouping: 'pod' },
     telemetry: { otlp_endpoint: '' },
@@ -181,8 +183,10 @@ function applyEnv(config: Config, env: NodeJS.ProcessEnv): void {
   override('MICRUN_STATE_DIR', 'runtime', 'state_dir');
   override('MICRUN_LOG_LEVEL', 'runtime', 'log_level');
   override('MICRUN_SHIM_GROUPING', 'shim', 'grouping');
-  const otel = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT;
-  if (otel) config.telemetry.otlp_endpoint = otel;
+  // The OTel variables are checked like the file's key: a typo must fail at start-up, not leave
+  // tracing silently off or hand the exporter a URL it cannot use.
+  override('OTEL_EXPORTER_OTLP_ENDPOINT', 'telemetry', 'otlp_endpoint');
+  override('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'telemetry', 'otlp_endpoint');
 }
 
 function isTable(v: unknown): v is Record<string, unknown> {

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { lstat, mkdir, open, readdir, readlink, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { fsError, invalidArgument, notFound } from '../errors';
+import { Code, CodedError, fsError, invalidArgument, notFound } from '../errors';
 
 const MAX_SYMLINKS = 40; // same bound as Linux path resolution (ELOOP)
 const ELF_MAGIC = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
@@ -204,8 +204,8 @@ async function openNoFollow(file: string): Promise<AsyncIterable<unknown>> {
  * loads the ELF, and a rootfs file could change under us. The copy is hashed while it is written,
  * so `container.firmware_hash` holds for exactly the bytes micad will load.
  */
-export async function stageFirmware(found: FoundFirmware, dir: string): Promise<string> {
-  return stageFile(found, dir, 'firmware.elf');
+export async function stageFirmware(found: FoundFirmware, dir: string, maxBytes: number): Promise<string> {
+  return stageFile(found, dir, 'firmware.elf', maxBytes);
 }
 
 /**
@@ -223,16 +223,30 @@ export async function findPedestalConfig(rootfs: string, pathInRootfs: string): 
 }
 
 /** Stages the pedestal configuration to `<dir>/pedestal.conf` (see stageFirmware). */
-export async function stagePedestalConfig(found: FoundFirmware, dir: string): Promise<string> {
-  return stageFile(found, dir, 'pedestal.conf');
+export async function stagePedestalConfig(found: FoundFirmware, dir: string, maxBytes: number): Promise<string> {
+  return stageFile(found, dir, 'pedestal.conf', maxBytes);
 }
 
-async function stageFile(found: FoundFirmware, dir: string, name: string): Promise<string> {
+/**
+ * The state dir is usually a tmpfs under /run (RAM): an image's multi-GiB "firmware" must fail
+ * with a message naming the limit, not fill the host's memory. Checked before copying and again
+ * while copying (the file may grow in between).
+ */
+function tooLarge(found: FoundFirmware, size: number, maxBytes: number): CodedError {
+  return new CodedError(
+    Code.ResourceExhausted,
+    `${found.rootfsPath} (${size} bytes or more) is larger than the ${maxBytes / (1024 * 1024)} MiB micrun stages into its ` +
+      'state dir; raise [runtime] max_firmware_mib in the micrun config if the firmware really is that large',
+  );
+}
+
+async function stageFile(found: FoundFirmware, dir: string, name: string, maxBytes: number): Promise<string> {
+  if (found.size > maxBytes) throw tooLarge(found, found.size, maxBytes);
   const target = path.join(dir, name);
   const tmp = `${target}.tmp-${process.pid}-${Date.now()}`;
   try {
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    const actual = await copyHashing(found.hostPath, tmp);
+    const actual = await copyHashing(found.hostPath, tmp, maxBytes, (size) => tooLarge(found, size, maxBytes));
     if (found.expectedSha256 && actual !== found.expectedSha256) {
       throw invalidArgument(`firmware ${found.rootfsPath} changed while staging: sha256 ${actual}, expected ${found.expectedSha256}`);
     }
@@ -247,11 +261,14 @@ async function stageFile(found: FoundFirmware, dir: string, name: string): Promi
 }
 
 /** Copies `from` to a new file `to` (fsynced) and returns the sha256 of the bytes written. */
-async function copyHashing(from: string, to: string): Promise<string> {
+async function copyHashing(from: string, to: string, maxBytes: number, tooLarge: (size: number) => Error): Promise<string> {
   const out = await open(to, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
   const hash = createHash('sha256');
+  let size = 0;
   try {
     for await (const chunk of await openNoFollow(from)) {
+      size += (chunk as Buffer).length;
+      if (size > maxBytes) throw tooLarge(size);
       hash.update(chunk as Buffer);
       await out.write(chunk as Buffer);
     }

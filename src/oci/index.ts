@@ -31,6 +31,6 @@ export {
 export type { FoundFirmware, FirmwareQuery, FirmwareSource } from './firmware';
 export { mountRootfs, unmountRootfs, isMountPoint, mountArgs } from './rootfs';
 export type { RootfsMount } from './rootfs';
-export { planCreateResources, planUpdate, MAX_MEMORY_MIB } from './resources';
+export { planCreateResources, planUpdate, applySetCall, MAX_MEMORY_MIB } from './resources';
 export type { ResourceDefaults, ResourceHints, GuestResources, SetCall } from './resources';
 export { parseCpuset, formatCpuset } from './cpuset';

@@ -46,6 +46,21 @@ export interface SetCall {
   value: string | number;
 }
 
+/** The GuestResources field each micad `set` key changes. */
+const SET_KEY_FIELD = {
+  cpucapacity: 'cpuCapacity',
+  cpuweight: 'cpuWeight',
+  cpu: 'cpus',
+  vcpu: 'vcpus',
+  memory: 'memoryMiB',
+  maxmemory: 'maxMemoryMiB',
+} as const satisfies Record<ResourceKey, keyof GuestResources>;
+
+/** `current` with one confirmed `set` applied: what micad holds after that call succeeded. */
+export function applySetCall(current: GuestResources, call: SetCall): GuestResources {
+  return { ...current, [SET_KEY_FIELD[call.key]]: call.value };
+}
+
 /** CreateParams resource fields for a new container. */
 export function planCreateResources(
   res: LinuxResources | undefined,

@@ -3,6 +3,7 @@
 // change goes through transition(), which refuses an illegal edge with FailedPrecondition.
 // A Container never calls back into the ContainerRegistry or the Runtime (no cycle, unlike the Go micrun).
 import { failedPrecondition } from '../errors';
+import type { GuestResources } from '../oci/resources';
 
 export type ContainerState = 'created' | 'running' | 'paused' | 'stopped';
 
@@ -46,6 +47,10 @@ export interface ContainerRecord {
   rootfsMount?: string;
   /** Pod sandbox id for CRI containers. */
   sandboxId?: string;
+  /** The guest resources micad applied (app containers); Update plans against these. */
+  resources?: GuestResources;
+  /** The pod's annotations, which its containers inherit (infra containers). */
+  annotations?: Record<string, string>;
   exitStatus?: number;
   exitedAt?: string;
   createdAt: string;
@@ -54,16 +59,19 @@ export interface ContainerRecord {
 export class Container {
   private current: ContainerState;
   private exit?: ExitInfo;
+  private guest?: GuestResources;
   private readonly waiters = new Set<(exit: ExitInfo) => void>();
   /** Set by releaseWaiters(): Wait must not answer between markExited() and persistence. */
   private released = false;
 
-  constructor(readonly record: Readonly<Omit<ContainerRecord, 'state' | 'exitStatus' | 'exitedAt'>> & {
+  constructor(readonly record: Readonly<Omit<ContainerRecord, 'state' | 'exitStatus' | 'exitedAt' | 'resources'>> & {
     state?: ContainerState;
     exitStatus?: number;
     exitedAt?: string;
+    resources?: GuestResources;
   }) {
     this.current = record.state ?? 'created';
+    this.guest = record.resources;
     if (record.exitStatus !== undefined) {
       this.exit = { exitStatus: record.exitStatus, exitedAt: new Date(record.exitedAt ?? Date.now()) };
       this.released = true;
@@ -87,6 +95,13 @@ export class Container {
   }
   get exitInfo(): ExitInfo | undefined {
     return this.exit;
+  }
+  /** What micad has applied so far; set as each change is confirmed (see Runtime.update). */
+  get resources(): GuestResources | undefined {
+    return this.guest;
+  }
+  set resources(applied: GuestResources | undefined) {
+    this.guest = applied;
   }
 
   canTransition(to: ContainerState): boolean {
@@ -139,10 +154,11 @@ export class Container {
   }
 
   toRecord(): ContainerRecord {
-    const { state: _s, exitStatus: _e, exitedAt: _t, ...rest } = this.record;
+    const { state: _s, exitStatus: _e, exitedAt: _t, resources: _r, ...rest } = this.record;
     return {
       ...rest,
       state: this.current,
+      ...(this.guest ? { resources: this.guest } : {}),
       ...(this.exit ? { exitStatus: this.exit.exitStatus, exitedAt: this.exit.exitedAt.toISOString() } : {}),
     };
   }

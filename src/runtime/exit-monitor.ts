@@ -73,8 +73,9 @@ export class ExitMonitor {
     this.schedule();
   }
 
-  unwatch(id: string): void {
-    this.watched.delete(id);
+  /** Stops watching `id`; true when it was being watched. */
+  unwatch(id: string): boolean {
+    return this.watched.delete(id);
   }
 
   close(): void {

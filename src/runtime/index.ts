@@ -17,7 +17,8 @@ export { ExitMonitor, exitStatusOf, EXIT_INSTANCE_FAILED, EXIT_INSTANCE_GONE } f
 export type { Observation } from './exit-monitor';
 export { signalAction, signalName } from './signal-policy';
 export type { SignalAction } from './signal-policy';
-export { Runtime, instanceName } from './runtime';
+export { Runtime } from './runtime';
+export { instanceName, instanceParams } from './instance-params';
 export { sweepOrphans } from './orphan-sweep';
 export type { OrphanSweepDeps } from './orphan-sweep';
-export type { CreateInput, RootfsMount, RuntimeDeps, RuntimeLogger, StartResult, Usage } from './runtime';
+export type { CreateInput, ExitReport, RootfsMount, RuntimeDeps, RuntimeLogger, StartResult, Usage } from './runtime';

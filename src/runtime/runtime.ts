@@ -5,28 +5,22 @@
 //
 // Knows nothing of ttrpc, protobuf, events or stdio: the shim passes plain values in and gets
 // the Container back; it learns about exits through the onExit hook.
-import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { alreadyExists, Code, failedPrecondition, invalidArgument, isCodedError, notFound } from '../errors';
-import type { CreateParams, MicaClient } from '../mica/types';
-import { classifyContainer, inheritAnnotations, parseAnnotations, readEnvHints } from '../oci/annotations';
-import { findFirmware, findPedestalConfig, stageFirmware, stagePedestalConfig } from '../oci/firmware';
-import { isPedestal, pedestalOnWire, type Pedestal } from '../oci/pedestals';
-import { planCreateResources, planUpdate, type GuestResources, type ResourceDefaults } from '../oci/resources';
-import { mountRootfs, unmountRootfs } from '../oci/rootfs';
+import { alreadyExists, Code, failedPrecondition, isCodedError, notFound } from '../errors';
+import type { MicaClient } from '../mica/types';
+import { classifyContainer, inheritAnnotations, parseAnnotations } from '../oci/annotations';
+import { applySetCall, planCreateResources, planUpdate, type ResourceDefaults } from '../oci/resources';
+import { unmountRootfs, type RootfsMount } from '../oci/rootfs';
 import { loadSpec, parseLinuxResources } from '../oci/spec';
-import { Container, type ContainerRecord, type ExitInfo, type Stdio } from './container';
-import { ExitMonitor } from './exit-monitor';
+import { waitForConsole } from './console-wait';
+import { setUpApp, type BaseRecord } from './app-setup';
+import { Container, type ExitInfo, type Stdio } from './container';
 import type { ContainerRegistry } from './container-registry';
+import { ExitMonitor } from './exit-monitor';
 import { signalAction, signalName, type SignalAction } from './signal-policy';
 import { containerDir, type StateStore } from './state-store';
 
-export interface RootfsMount {
-  type: string;
-  source: string;
-  target?: string;
-  options: string[];
-}
+export type { RootfsMount } from '../oci/rootfs';
 
 export interface CreateInput {
   id: string;
@@ -52,11 +46,13 @@ export interface RuntimeDeps {
   /** micad pedestal from config ("" = bare metal / whatever micad defaults to). */
   pedestal?: string;
   log: RuntimeLogger;
+  /** Upper bound on a staged firmware (and ped.conf) file: the state dir is usually a tmpfs. */
+  maxFirmwareBytes: number;
   /**
    * Called once per container after its exit is persisted and its waiters are released. The shim
-   * closes the container's IO and publishes TaskExit here.
+   * closes the container's IO and publishes TaskExit here (when the report says to announce it).
    */
-  onExit: (container: Container) => Promise<void>;
+  onExit: (container: Container, report: ExitReport) => Promise<void>;
   /** Exit poll period (ms); ~250 in production. */
   pollIntervalMs?: number;
   /** How long Start waits for the RTOS console to appear in micad's status. */
@@ -74,16 +70,18 @@ export interface Usage {
   memoryBytes: number;
 }
 
-/** Persisted extras the Runtime needs to keep per container. */
-interface Extras {
-  resources?: GuestResources;
-  annotations?: Record<string, string>;
+/**
+ * How a container's end is reported. `announce` is false only when Start failed after micad had
+ * started the instance: containerd got the error and never saw TaskStart, so no TaskExit either.
+ */
+export interface ExitReport {
+  announce: boolean;
 }
 
 export class Runtime {
   private readonly monitor: ExitMonitor;
+  /** Ids whose Create is in progress: a concurrent Create of the same id fails fast. */
   private readonly creating = new Set<string>();
-  private readonly extras = new Map<string, Extras>();
   /** The running or finished exit path of each stopped container (see exited()). */
   private readonly exitPaths = new Map<string, Promise<void>>();
 
@@ -103,94 +101,16 @@ export class Runtime {
   async create(input: CreateInput): Promise<Container> {
     const { id, bundle } = input;
     const stateDir = containerDir(this.deps.stateDir, id); // an id that cannot name a directory fails first
-    if (this.deps.containers.has(id) || this.creating.has(id)) {
-      // A duplicate id, or the same id created twice concurrently.
-      throw alreadyExists(`container ${id} already exists in this shim`);
-    }
-    this.creating.add(id);
+    this.reserve(id, 'container');
     try {
       const spec = await loadSpec(bundle);
       const cls = classifyContainer(spec.annotations, id);
-      const base = {
-        id,
-        namespace: this.deps.namespace,
-        bundle,
-        pid: this.deps.pid,
-        stdio: input.stdio,
-        createdAt: new Date().toISOString(),
-        ...(cls.kind === 'single' ? {} : { sandboxId: cls.sandboxId }),
-      };
+      const base = this.baseRecord(id, bundle, input.stdio, cls.kind === 'single' ? undefined : cls.sandboxId);
       if (cls.kind === 'infra') return await this.addInfra(base, spec.annotations);
-
-      const annotations =
-        cls.kind === 'pod' ? inheritAnnotations(this.podAnnotations(cls.sandboxId), spec.annotations) : spec.annotations;
-      const ann = parseAnnotations(annotations);
-      for (const { key, reason } of ann.ignored) this.deps.log.info({ id, key }, `annotation ignored: ${reason}`);
-      const hints = readEnvHints(spec.process?.env ?? []);
-
-      // Everything set up from here on is undone if a later step fails: a failed Create leaves
-      // no mount, no staged firmware and no micad instance behind.
-      const undo: (() => Promise<unknown>)[] = [];
-      try {
-        let rootfs: string;
-        let rootfsMount: string | undefined;
-        if (input.rootfs.length > 0) {
-          rootfs = path.join(bundle, 'rootfs');
-          await mountRootfs(input.rootfs, rootfs);
-          rootfsMount = rootfs;
-          undo.push(() => unmountRootfs(rootfs));
-        } else {
-          rootfs = path.resolve(bundle, spec.root?.path ?? 'rootfs');
-        }
-        undo.push(() => this.deps.store.remove(id)); // staged firmware lives in the state dir
-        const found = await findFirmware({
-          rootfs,
-          firmwarePath: ann.firmwarePath,
-          sha256: ann.firmwareSha256,
-          args: spec.process?.args,
-          cwd: spec.process?.cwd,
-        });
-        const firmware = await stageFirmware(found, stateDir);
-        // ped.conf names a file inside the image; micad reads host paths, and the rootfs may be
-        // unmounted before it loads it — so it gets a staged copy beside the firmware (removed
-        // with the container's state directory by store.remove, on failure and on delete).
-        const pedestalConfig = ann.pedestalConfig
-          ? await stagePedestalConfig(await findPedestalConfig(rootfs, ann.pedestalConfig), stateDir)
-          : undefined;
-        const resources = planCreateResources(spec.linux?.resources, this.deps.resources, {
-          minMemoryMiB: ann.minMemoryMiB,
-          maxVcpus: ann.maxVcpus,
-        });
-        const params: CreateParams = {
-          name: instanceName(id),
-          firmwarePath: firmware,
-          pedestal: pedestalOnWire(choosePedestal(ann.pedestal, hints.pedestal, this.deps.pedestal)),
-          ...(pedestalConfig ? { pedestalConfig } : {}),
-          ...(ann.debug ? { debug: true } : {}),
-          ...resources,
-        };
-        const container = new Container({
-          ...base,
-          kind: 'app',
-          instance: params.name,
-          firmware,
-          ...(rootfsMount ? { rootfsMount } : {}),
-        });
-        this.extras.set(id, { resources });
-        // Persist before micad knows the instance: a crash right after create still leaves a
-        // record naming it, so `delete` removes it.
-        await this.deps.store.save(this.record(container));
-        await this.deps.mica.create(params);
-        undo.push(() => this.deps.mica.remove(params.name));
-        this.deps.containers.add(container);
-        return container;
-      } catch (err) {
-        this.extras.delete(id);
-        for (const step of undo.reverse()) {
-          await step().catch((e: unknown) => this.deps.log.warn({ id, err: String(e) }, 'create: cleanup step failed'));
-        }
-        throw err;
-      }
+      const annotations = base.sandboxId ? inheritAnnotations(this.podAnnotations(base.sandboxId), spec.annotations) : spec.annotations;
+      const container = await setUpApp(this.deps, { base, spec, annotations, mounts: input.rootfs, stateDir });
+      this.deps.containers.add(container);
+      return container;
     } finally {
       this.creating.delete(id);
     }
@@ -205,16 +125,30 @@ export class Runtime {
     if (container.state !== 'created') {
       throw failedPrecondition(`container ${id} is ${container.state}: only a created container can be started`);
     }
-    if (container.kind === 'infra') {
-      container.transition('running');
-      await this.deps.store.save(this.record(container));
-      return { container };
-    }
-    await this.deps.mica.start(container.instance);
+    await this.onInstance(container, (name) => this.deps.mica.start(name));
     container.transition('running');
-    await this.deps.store.save(this.record(container));
-    const console = await this.waitForConsole(container);
+    try {
+      await this.persist(container);
+    } catch (err) {
+      // Unrecorded, the running instance would never be watched or cleaned up: end it now.
+      await this.abortStart(id);
+      throw err;
+    }
+    const console =
+      container.kind === 'app' ? await waitForConsole(this.deps.mica, container.instance, this.deps.consoleTimeoutMs ?? 5_000, (obj, msg) => this.deps.log.warn({ id, ...obj }, msg)) : undefined;
     return console ? { container, console } : { container };
+  }
+
+  /**
+   * Ends a container whose Start failed after micad started it (the state could not be persisted,
+   * or the shim could not attach the console): stops the instance and runs the exit path without
+   * announcing it (see ExitReport), so Wait returns and Delete can clean up.
+   */
+  async abortStart(id: string): Promise<void> {
+    const container = this.deps.containers.get(id);
+    if (container.state === 'stopped') return;
+    await this.stopInstance(container).catch((err: unknown) => this.deps.log.warn({ id, err: String(err) }, 'failed start: cannot stop the instance'));
+    await this.exited(container, 128 + SIGKILL, { announce: false });
   }
 
   /** Begins exit detection for a started container (see start()). */
@@ -239,10 +173,7 @@ export class Runtime {
         break;
       case 'stop':
         if (container.kind === 'infra') await this.stopPod(container.id); // the pod's containers go first
-        if (container.kind === 'app' && this.deps.mica.exists(container.instance)) {
-          this.monitor.unwatch(id);
-          await this.deps.mica.stop(container.instance);
-        }
+        await this.stopInstance(container);
         await this.exited(container, action.exitStatus);
     }
     return action.kind;
@@ -251,17 +182,17 @@ export class Runtime {
   async pause(id: string): Promise<void> {
     const container = this.deps.containers.get(id);
     if (!container.canTransition('paused')) throw failedPrecondition(`container ${id} is ${container.state}: cannot pause`);
-    if (container.kind === 'app') await this.deps.mica.pause(container.instance);
+    await this.onInstance(container, (name) => this.deps.mica.pause(name));
     container.transition('paused');
-    await this.deps.store.save(this.record(container));
+    await this.persist(container);
   }
 
   async resume(id: string): Promise<void> {
     const container = this.deps.containers.get(id);
     if (container.state !== 'paused') throw failedPrecondition(`container ${id} is ${container.state}: only a paused container can be resumed`);
-    if (container.kind === 'app') await this.deps.mica.resume(container.instance);
+    await this.onInstance(container, (name) => this.deps.mica.resume(name));
     container.transition('running');
-    await this.deps.store.save(this.record(container));
+    await this.persist(container);
   }
 
   wait(id: string, signal?: AbortSignal): Promise<ExitInfo> {
@@ -284,13 +215,10 @@ export class Runtime {
       container.releaseWaiters();
     }
     this.monitor.unwatch(id);
-    if (container.kind === 'app') {
-      if (this.deps.mica.exists(container.instance)) await this.deps.mica.remove(container.instance);
-      if (container.record.rootfsMount) await unmountRootfs(container.record.rootfsMount);
-    }
+    await this.onInstance(container, (name) => this.removeInstance(name));
+    if (container.record.rootfsMount) await unmountRootfs(container.record.rootfsMount);
     await this.deps.store.remove(id);
     this.deps.containers.remove(id);
-    this.extras.delete(id);
     this.exitPaths.delete(id);
     const exit = container.exitInfo!;
     return { pid: container.pid, ...exit };
@@ -315,18 +243,30 @@ export class Runtime {
     }
   }
 
-  /** Applies OCI LinuxResources (JSON from the Update request) with micad `set` calls. */
+  /**
+   * Applies OCI LinuxResources (JSON from the Update request) with micad `set` calls. The record
+   * follows micad call by call: when a `set` fails, what micad already applied is persisted before
+   * the error is returned, so the next Update plans from what the instance really has.
+   */
   async update(id: string, resourcesJson: unknown): Promise<void> {
     const container = this.deps.containers.get(id);
     const res = parseLinuxResources(resourcesJson);
-    if (container.kind !== 'app') return;
+    if (container.kind !== 'app') return; // a pod sandbox has no instance to resize
     if (container.state === 'stopped') throw failedPrecondition(`container ${id} has stopped: nothing to update`);
-    const extras = this.extras.get(id) ?? {};
-    const current = extras.resources ?? planCreateResources(undefined, this.deps.resources);
-    const { calls, next } = planUpdate(res, current);
-    for (const call of calls) await this.deps.mica.set(container.instance, call.key, call.value);
-    this.extras.set(id, { ...extras, resources: next });
-    await this.deps.store.save(this.record(container));
+    const current = container.resources ?? planCreateResources(undefined, this.deps.resources);
+    const { calls } = planUpdate(res, current);
+    let applied = current;
+    try {
+      for (const call of calls) {
+        await this.deps.mica.set(container.instance, call.key, call.value);
+        applied = applySetCall(applied, call);
+      }
+    } finally {
+      if (applied !== current) {
+        container.resources = applied;
+        await this.persist(container);
+      }
+    }
   }
 
   /**
@@ -336,11 +276,15 @@ export class Runtime {
    */
   async createSandbox(input: { id: string; bundle: string; annotations: Record<string, string> }): Promise<Container> {
     const { id } = input;
-    if (this.deps.containers.has(id) || this.creating.has(id)) throw alreadyExists(`sandbox ${id} already exists in this shim`);
-    parseAnnotations(input.annotations); // a bad pod annotation fails here, not at every container
-    const stdio = { stdin: '', stdout: '', stderr: '', terminal: false };
-    const base = { id, namespace: this.deps.namespace, bundle: input.bundle, pid: this.deps.pid, stdio, createdAt: new Date().toISOString(), sandboxId: id };
-    return this.addInfra(base, input.annotations);
+    containerDir(this.deps.stateDir, id); // validates the id before anything is registered
+    this.reserve(id, 'sandbox');
+    try {
+      parseAnnotations(input.annotations); // a bad pod annotation fails here, not at every container
+      const stdio = { stdin: '', stdout: '', stderr: '', terminal: false };
+      return await this.addInfra(this.baseRecord(id, input.bundle, stdio, id), input.annotations);
+    } finally {
+      this.creating.delete(id);
+    }
   }
 
   /** The containers of pod `sandboxId` apart from its infra container, in creation order. */
@@ -377,87 +321,78 @@ export class Runtime {
   /**
    * THE exit path. Ordering invariant: (1) the state becomes stopped exactly once — a second
    * report (Kill racing the monitor) is dropped; (2) the record is persisted; (3) Wait callers
-   * are released; (4) onExit runs (the shim closes IO, then publishes TaskExit).
+   * are released; (4) onExit runs (the shim closes IO, then publishes TaskExit when announced).
    */
-  private exited(container: Container, exitStatus: number): Promise<void> {
+  private exited(container: Container, exitStatus: number, report: ExitReport = { announce: true }): Promise<void> {
     if (!container.markExited(exitStatus, new Date())) return this.exitPaths.get(container.id) ?? Promise.resolve();
-    const path = this.finishExit(container, exitStatus);
+    const path = this.finishExit(container, exitStatus, report);
     this.exitPaths.set(container.id, path);
     return path;
   }
 
-  private async finishExit(container: Container, exitStatus: number): Promise<void> {
+  private async finishExit(container: Container, exitStatus: number, report: ExitReport): Promise<void> {
     this.monitor.unwatch(container.id);
-    await this.deps.store
-      .save(this.record(container))
-      .catch((err: unknown) => this.deps.log.warn({ id: container.id, err: String(err) }, 'cannot persist exit'));
+    await this.persist(container).catch((err: unknown) => this.deps.log.warn({ id: container.id, err: String(err) }, 'cannot persist exit'));
     container.releaseWaiters();
     this.deps.log.info({ id: container.id, exitStatus }, 'task exited');
-    await this.deps.onExit(container).catch((err: unknown) =>
+    await this.deps.onExit(container, report).catch((err: unknown) =>
       this.deps.log.warn({ id: container.id, err: String(err) }, 'exit handler failed'),
     );
   }
 
-  private async waitForConsole(container: Container): Promise<string | undefined> {
-    const deadline = Date.now() + (this.deps.consoleTimeoutMs ?? 5_000);
-    for (;;) {
-      try {
-        const status = await this.deps.mica.status(container.instance);
-        if (status.console) return status.console;
-        if (status.state !== 'Running') return undefined; // ended before it announced a console
-      } catch (err) {
-        this.deps.log.warn({ id: container.id, err: String(err) }, 'start: status query failed');
-      }
-      if (Date.now() > deadline) {
-        this.deps.log.warn({ id: container.id }, 'start: the RTOS announced no console; running without IO');
-        return undefined;
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-
   /** The pod's pause container (or Sandbox-service sandbox): nothing to run; its annotations are the pod's settings. */
-  private async addInfra(base: Omit<ContainerRecord, 'kind' | 'instance' | 'state'>, annotations: Record<string, string>): Promise<Container> {
-    this.extras.set(base.id, { annotations });
-    const container = new Container({ ...base, kind: 'infra', instance: '' });
-    await this.deps.store.save(container.toRecord());
+  private async addInfra(base: BaseRecord, annotations: Record<string, string>): Promise<Container> {
+    const container = new Container({ ...base, kind: 'infra', instance: '', annotations });
+    await this.persist(container);
     this.deps.containers.add(container);
     return container;
   }
 
+  private baseRecord(id: string, bundle: string, stdio: Stdio, sandboxId: string | undefined): BaseRecord {
+    const { namespace, pid } = this.deps;
+    return { id, namespace, bundle, pid, stdio, createdAt: new Date().toISOString(), ...(sandboxId ? { sandboxId } : {}) };
+  }
+
+  private reserve(id: string, what: 'container' | 'sandbox'): void {
+    // A duplicate id, or the same id created twice concurrently.
+    if (this.deps.containers.has(id) || this.creating.has(id)) throw alreadyExists(`${what} ${id} already exists in this shim`);
+    this.creating.add(id);
+  }
+
   private podAnnotations(sandboxId: string): Record<string, string> {
-    return this.extras.get(sandboxId)?.annotations ?? {};
+    return this.deps.containers.find(sandboxId)?.record.annotations ?? {};
   }
 
-  private record(container: Container): ContainerRecord & { resources?: GuestResources } {
-    const resources = this.extras.get(container.id)?.resources;
-    return { ...container.toRecord(), ...(resources ? { resources } : {}) };
+  /** Runs a micad operation on the container's instance; a pod's infra container has none. */
+  private async onInstance(container: Container, op: (instance: string) => Promise<void>): Promise<void> {
+    if (container.kind === 'app') await op(container.instance);
   }
+
+  /**
+   * micad `stop` for Kill. Exit detection pauses meanwhile (the monitor would report the stop as
+   * an exit of its own, with the wrong status) and resumes if `stop` fails, so a container whose
+   * stop failed is still watched.
+   */
+  private async stopInstance(container: Container): Promise<void> {
+    if (container.kind !== 'app' || !this.deps.mica.exists(container.instance)) return;
+    const watched = this.monitor.unwatch(container.id);
+    try {
+      await this.deps.mica.stop(container.instance);
+    } catch (err) {
+      if (watched) this.monitor.watch(container);
+      throw err;
+    }
+  }
+
+  private async removeInstance(name: string): Promise<void> {
+    if (this.deps.mica.exists(name)) await this.deps.mica.remove(name);
+  }
+
+  private persist(container: Container): Promise<void> {
+    return this.deps.store.save(container.toRecord());
+  }
+
 }
 
-/**
- * The pedestal: the annotation wins, then the image's MICRUN_PEDESTAL hint, then the config. An
- * unknown hint is an error rather than a silent fall-back to bare metal.
- */
-function choosePedestal(annotation: Pedestal | undefined, hint: string | undefined, configured: string | undefined): Pedestal | '' {
-  if (annotation) return annotation;
-  if (hint !== undefined && hint !== '') {
-    if (!isPedestal(hint)) throw invalidArgument(`image env MICRUN_PEDESTAL=${JSON.stringify(hint)} is not a pedestal micad knows`);
-    return hint;
-  }
-  return configured && isPedestal(configured) ? configured : '';
-}
 
 const SIGKILL = 9;
-const MICAD_NAME_MAX = 65;
-
-/**
- * micad instance name: the container id, which is what operators see in `mica status` and in
- * Xen's domain list. micad takes at most 65 bytes; containerd allows ids up to 76, so a longer
- * id keeps a readable prefix and gets a hash of the whole id (stable, so `delete` finds it too —
- * it is also persisted in the record).
- */
-export function instanceName(id: string): string {
-  if (Buffer.byteLength(id) <= MICAD_NAME_MAX) return id;
-  return `${id.slice(0, 40)}-${createHash('sha256').update(id).digest('hex').slice(0, 16)}`;
-}

@@ -67,6 +67,7 @@ export async function runDaemon(args: ShimArgs, early: EarlyListener): Promise<v
       stateDir: config.runtime.state_dir,
       pid: process.pid,
       pedestal: config.mica.pedestal,
+      maxFirmwareBytes: config.runtime.max_firmware_mib * 1024 * 1024,
       resources: {
         memoryMiB: config.resources.default_memory_mib,
         vcpus: config.resources.default_vcpus,

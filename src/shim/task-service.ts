@@ -5,11 +5,10 @@
 // Event order per container is create → start → exit → delete: TaskStart is published before
 // exit detection begins (runtime.watch after publish in Start), TaskExit comes from the single
 // exit path (daemon.ts onExit), TaskDelete only after the container stopped.
-import { constants } from 'node:os';
 import { invalidArgument, unimplemented } from '../errors';
 import { containerd, google, io, packAny } from '../proto';
 import type { Container, ContainerState, Stdio } from '../runtime/container';
-import type { Runtime } from '../runtime/runtime';
+import type { Runtime, RuntimeDeps } from '../runtime/runtime';
 import type { Handler } from '../ttrpc';
 import { unary } from './unary';
 
@@ -55,7 +54,6 @@ const STATUS: Record<ContainerState, containerd.v1.types.Status> = {
   paused: containerd.v1.types.Status.PAUSED,
   stopped: containerd.v1.types.Status.STOPPED,
 };
-const SIGKILL = constants.signals.SIGKILL;
 
 export function createTaskService(deps: TaskServiceDeps): TaskService {
   const { runtime, ios, events } = deps;
@@ -97,7 +95,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
         try {
           await ios.get(req.id)?.attach(console);
         } catch (err) {
-          await runtime.kill(req.id, SIGKILL).catch(() => {});
+          await runtime.abortStart(req.id); // containerd gets the error; no TaskStart, so no TaskExit
           throw err;
         }
       }
@@ -220,10 +218,11 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
  * The shim half of the exit path (Runtime calls it after persisting the exit and releasing
  * Wait): flush and close the container's stdio so `ctr run` returns, then publish TaskExit.
  */
-export function exitHandler(ios: Map<string, TaskIOHandle>, events: EventSink): (container: Container) => Promise<void> {
-  return async (container) => {
+export function exitHandler(ios: Map<string, TaskIOHandle>, events: EventSink): RuntimeDeps['onExit'] {
+  return async (container, report) => {
     await ios.get(container.id)?.close();
     ios.delete(container.id);
+    if (!report.announce) return;
     const exit = container.exitInfo!;
     events.publish('TaskExit', {
       containerId: container.id,

@@ -23,7 +23,7 @@ describe('loadConfig', () => {
     expect(config.source).toBeUndefined();
     expect(config).toEqual({
       mica: { socket_dir: '/run/mica', timeout_ms: 5000, pedestal: '' },
-      runtime: { state_dir: '/run/micrun', log_level: 'info' },
+      runtime: { state_dir: '/run/micrun', log_level: 'info', max_firmware_mib: 64 },
       resources: { default_memory_mib: 32, default_vcpus: 1, max_vcpus: 8 },
       shim: { bootstrap: 'address', grouping: 'pod' },
       telemetry: { otlp_endpoint: '' },
@@ -40,6 +40,7 @@ pedestal = "xen"
 [runtime]
 state_dir = "/var/run/micrun2"
 log_level = "debug"
+max_firmware_mib = 8
 [resources]
 default_memory_mib = 64
 default_vcpus = 2
@@ -52,7 +53,7 @@ otlp_endpoint = "http://127.0.0.1:4317"
 `);
     expect(loadConfig({ env: { MICRUN_CONFIG: p } })).toEqual({
       mica: { socket_dir: '/tmp/sim', timeout_ms: 1500, pedestal: 'xen' },
-      runtime: { state_dir: '/var/run/micrun2', log_level: 'debug' },
+      runtime: { state_dir: '/var/run/micrun2', log_level: 'debug', max_firmware_mib: 8 },
       resources: { default_memory_mib: 64, default_vcpus: 2, max_vcpus: 4 },
       shim: { bootstrap: 'json-v3', grouping: 'namespace' },
       telemetry: { otlp_endpoint: 'http://127.0.0.1:4317' },
@@ -80,7 +81,7 @@ otlp_endpoint = "http://127.0.0.1:4317"
       env: { MICRUN_MICA_SOCKET_DIR: '/env/mica', MICRUN_STATE_DIR: '/env/state', MICRUN_LOG_LEVEL: 'trace', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel:4317' },
     });
     expect(c.mica.socket_dir).toBe('/env/mica');
-    expect(c.runtime).toEqual({ state_dir: '/env/state', log_level: 'trace' });
+    expect(c.runtime).toEqual({ state_dir: '/env/state', log_level: 'trace', max_firmware_mib: 64 });
     expect(c.telemetry.otlp_endpoint).toBe('http://otel:4317');
   });
 
@@ -93,6 +94,17 @@ otlp_endpoint = "http://127.0.0.1:4317"
   test('a bad env override names the variable', () => {
     expect(() => loadConfig({ path: file(''), env: { MICRUN_LOG_LEVEL: 'loud' } })).toThrow(/MICRUN_LOG_LEVEL="loud" must be one of/);
     expect(() => loadConfig({ env: { MICRUN_STATE_DIR: 'relative' } })).toThrow(/MICRUN_STATE_DIR/);
+  });
+
+  test('regression: the OTLP endpoint from the environment is checked like the config key', () => {
+    for (const name of ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT']) {
+      expect(() => loadConfig({ path: file(''), env: { [name]: 'localhost:4317' } })).toThrow(
+        expect.objectContaining({ code: Code.InvalidArgument, message: expect.stringContaining(`${name}="localhost:4317" must be an http:// or https:// URL`) }),
+      );
+    }
+    // The traces-specific variable wins over the general one, as the OTel spec says.
+    const c = loadConfig({ path: file(''), env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4317', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://b:4317' } });
+    expect(c.telemetry.otlp_endpoint).toBe('https://b:4317');
   });
 
   test.each([
@@ -114,6 +126,7 @@ otlp_endpoint = "http://127.0.0.1:4317"
     ['[mica]\nsocket_dir = 5\n', 'mica.socket_dir must be an absolute path'],
     ['[mica]\npedestal = "kvm"\n', 'mica.pedestal must be one of'],
     ['[runtime]\nlog_level = "verbose"\n', 'runtime.log_level must be one of'],
+    ['[runtime]\nmax_firmware_mib = 0\n', 'runtime.max_firmware_mib must be an integer from 1 to 4096'],
     ['[resources]\ndefault_memory_mib = 1.5\n', 'resources.default_memory_mib must be an integer'],
     ['[resources]\ndefault_vcpus = 4\nmax_vcpus = 2\n', 'resources.default_vcpus (4) is above resources.max_vcpus (2)'],
     ['mica = 3\n', '"mica" must be a section'],

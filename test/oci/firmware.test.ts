@@ -7,6 +7,8 @@ import { Code } from '../../src/errors';
 import { findFirmware, findPedestalConfig, stageFirmware, stagePedestalConfig } from '../../src/oci';
 
 const base = mkdtempSync(path.join(tmpdir(), 'micrun-fw-'));
+/** Staging limit used where the limit is not what the test is about. */
+const LIMIT = 64 * 1024 * 1024;
 afterAll(() => rmSync(base, { recursive: true, force: true }));
 
 const elf = (tag: string) => Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46, 1, 1, 1, 0]), Buffer.from(tag)]);
@@ -182,7 +184,7 @@ describe('firmware hash and staging', () => {
     chmodSync(path.join(rootfs, 'firmware.elf'), 0o755);
     const dir = path.join(base, `state-${n}`, 'c1');
     const fw = await findFirmware({ rootfs });
-    const staged = await stageFirmware(fw, dir);
+    const staged = await stageFirmware(fw, dir, LIMIT);
     expect(staged).toBe(path.join(dir, 'firmware.elf'));
     expect(readFileSync(staged).equals(data)).toBe(true);
     expect(statSync(staged).isFile()).toBe(true);
@@ -192,7 +194,7 @@ describe('firmware hash and staging', () => {
     // Staging twice replaces the file atomically; no temp files are left.
     mkdirSync(rootfs);
     put('firmware.elf', elf('second'));
-    await stageFirmware(await findFirmware({ rootfs }), dir);
+    await stageFirmware(await findFirmware({ rootfs }), dir, LIMIT);
     expect(readFileSync(staged).toString()).toContain('second');
     expect(readdirSync(path.dirname(staged))).toEqual(['firmware.elf']);
   });
@@ -201,9 +203,38 @@ describe('firmware hash and staging', () => {
     put('firmware.elf', elf('original'));
     const fw = await findFirmware({ rootfs });
     const dir = path.join(base, `state-${n}`, 'c2');
-    const err = await failure(stageFirmware({ ...fw, expectedSha256: '0'.repeat(64) }, dir));
+    const err = await failure(stageFirmware({ ...fw, expectedSha256: '0'.repeat(64) }, dir, LIMIT));
     expect(err.code).toBe(Code.InvalidArgument);
     expect(readdirSync(dir)).toEqual([]);
+  });
+});
+
+describe('staging size limit (issue 11 item 7: the state dir is a tmpfs in RAM)', () => {
+  test('a firmware above the limit is ResourceExhausted naming the config key, and nothing is written', async () => {
+    put('firmware.elf', elf('x'.repeat(4096)));
+    const dir = path.join(base, `state-${n}`, 'big');
+    const err = await failure(stageFirmware(await findFirmware({ rootfs }), dir, 1024));
+    expect(err.code).toBe(Code.ResourceExhausted);
+    expect(err.message).toContain('/firmware.elf');
+    expect(err.message).toContain('max_firmware_mib');
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  test('a file that grows past the limit after the lookup is stopped while copying, temp file removed', async () => {
+    put('firmware.elf', elf('small'));
+    const found = await findFirmware({ rootfs });
+    put('firmware.elf', elf('y'.repeat(256 * 1024))); // grew between lookup and staging
+    const dir = path.join(base, `state-${n}`, 'grown');
+    const err = await failure(stageFirmware(found, dir, 64 * 1024));
+    expect(err.code).toBe(Code.ResourceExhausted);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  test('a firmware of exactly the limit is staged', async () => {
+    const data = elf('z'.repeat(100));
+    put('firmware.elf', data);
+    const staged = await stageFirmware(await findFirmware({ rootfs }), path.join(base, `state-${n}`, 'exact'), data.length);
+    expect(readFileSync(staged).equals(data)).toBe(true);
   });
 });
 
@@ -212,7 +243,7 @@ describe('pedestal configuration (ped.conf)', () => {
     put('image.bin', 'xen kernel image');
     const dir = path.join(base, `state-ped-${n}`, 'c1');
     const found = await findPedestalConfig(rootfs, '/image.bin');
-    const staged = await stagePedestalConfig(found, dir);
+    const staged = await stagePedestalConfig(found, dir, LIMIT);
     expect(staged).toBe(path.join(dir, 'pedestal.conf'));
     expect(readFileSync(staged, 'utf8')).toBe('xen kernel image');
   });

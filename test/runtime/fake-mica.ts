@@ -18,6 +18,11 @@ export class FakeMica implements MicaClient {
   console = '/dev/pts/fake';
   /** A coded error, as the real client throws: tests that claim a wire code really check one. */
   failCreate?: CodedError;
+  /** Fails create AFTER making the instance, as a micad reply lost to a timeout does. */
+  failCreateAfterMaking?: CodedError;
+  failStop?: CodedError;
+  /** Fails `set` for this key (the calls before it succeed). */
+  failSetKey?: ResourceKey;
   inFlight = 0;
   maxInFlight = 0;
   delayMs = 0;
@@ -41,6 +46,7 @@ export class FakeMica implements MicaClient {
     if (this.failCreate) throw this.failCreate;
     if (this.instances.has(params.name)) throw new CodedError(Code.FailedPrecondition, `${params.name} is already created`);
     this.instances.set(params.name, { params, state: 'Offline', settings: {} });
+    if (this.failCreateAfterMaking) throw this.failCreateAfterMaking;
   }
   async start(name: string): Promise<void> {
     await this.enter(`start ${name}`);
@@ -48,6 +54,7 @@ export class FakeMica implements MicaClient {
   }
   async stop(name: string): Promise<void> {
     await this.enter(`stop ${name}`);
+    if (this.failStop) throw this.failStop;
     this.get(name).state = 'Offline';
   }
   async remove(name: string): Promise<void> {
@@ -63,6 +70,7 @@ export class FakeMica implements MicaClient {
   }
   async set(name: string, key: ResourceKey, value: string | number): Promise<void> {
     await this.enter(`set ${name} ${key} ${value}`);
+    if (this.failSetKey === key) throw new CodedError(Code.InvalidArgument, `micad: set ${key} ${value} refused`);
     this.get(name).settings[key] = value;
   }
   async pause(name: string): Promise<void> {

@@ -113,7 +113,7 @@ describe('firmware staging and rootfs failures are coded', () => {
     const bundle = writeBundle(path.join(dir, 'bundle'));
     writeFileSync(path.join(dir, 'blocker'), 'x');
     const found = await findFirmware({ rootfs: path.join(bundle, 'rootfs') });
-    const err = await rejection(stageFirmware(found, path.join(dir, 'blocker', 'c1')));
+    const err = await rejection(stageFirmware(found, path.join(dir, 'blocker', 'c1'), 1 << 20));
     expect(err.code).toBe(Code.FailedPrecondition);
     expect(err.message).toContain('stage');
   });

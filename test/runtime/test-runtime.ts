@@ -4,7 +4,7 @@
 import type { MicaClient } from '../../src/mica/types';
 import { Runtime, type RuntimeDeps } from '../../src/runtime/runtime';
 import { ContainerRegistry } from '../../src/runtime/container-registry';
-import { FileStateStore } from '../../src/runtime/state-store';
+import { FileStateStore, type StateStore } from '../../src/runtime/state-store';
 
 export function newTestRuntime(opts: {
   mica: MicaClient;
@@ -13,15 +13,18 @@ export function newTestRuntime(opts: {
   onExit?: RuntimeDeps['onExit'];
   namespace?: string;
   consoleTimeoutMs?: number;
+  maxFirmwareBytes?: number;
+  store?: StateStore;
 }): Runtime {
   return new Runtime({
     mica: opts.mica,
-    store: new FileStateStore(opts.stateDir),
+    store: opts.store ?? new FileStateStore(opts.stateDir),
     containers: new ContainerRegistry(),
     namespace: opts.namespace ?? 'default',
     stateDir: opts.stateDir,
     pid: opts.pid,
     resources: { memoryMiB: 32, vcpus: 1, maxVcpus: 8 },
+    maxFirmwareBytes: opts.maxFirmwareBytes ?? 64 * 1024 * 1024,
     log: { info() {}, warn() {} },
     onExit: opts.onExit ?? (async () => {}),
     pollIntervalMs: 10,

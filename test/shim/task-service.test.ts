@@ -24,7 +24,9 @@ const SHIM_PID = 4242;
 class FakeIO implements TaskIOHandle {
   log: string[] = [];
   constructor(private readonly shared: string[]) {}
+  static failAttach?: Error;
   async attach(p: string) {
+    if (FakeIO.failAttach) throw FakeIO.failAttach;
     this.log.push(`attach ${p}`);
   }
   resize(c: number, r: number) {
@@ -82,6 +84,7 @@ beforeEach(() => {
 });
 afterEach(() => {
   FakeIO.closeDelayMs = 0;
+  FakeIO.failAttach = undefined;
   runtime.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -188,6 +191,18 @@ describe('Task service', () => {
     expect(exitEvent).toMatchObject({ containerId: 'run1', id: 'run1', exitStatus: 3, pid: SHIM_PID });
     expect(mica.instances.has('run1')).toBe(false);
     expect(existsSync(path.join(dir, 'state', 'containers', 'run1'))).toBe(false);
+  });
+
+  test('regression: a console attach that fails during Start publishes neither TaskStart nor TaskExit; Wait returns, Delete cleans up', async () => {
+    await create('att');
+    FakeIO.failAttach = Object.assign(new Error('cannot open /dev/pts/fake'), { code: 'EACCES' });
+    expect((await codeOf(start('att'))).message).toContain('/dev/pts/fake');
+    expect((await wait('att')).exitStatus).toBe(137);
+    expect(order).toEqual(['TaskCreate', 'io-close']);
+    expect(mica.instances.get('att')!.state).toBe('Offline');
+    await del('att');
+    expect(order).toEqual(['TaskCreate', 'io-close', 'TaskDelete']);
+    expect(mica.instances.size).toBe(0);
   });
 
   test('Kill SIGTERM stops with 143 once; a second Kill is NotFound "process already finished"', async () => {
@@ -349,7 +364,7 @@ describe('Task service', () => {
 
 describe('instanceName', () => {
   test('is the container id when micad can take it, else a stable 57-byte name', async () => {
-    const { instanceName } = await import('../../src/runtime/runtime');
+    const { instanceName } = await import('../../src/runtime/instance-params');
     expect(instanceName('a'.repeat(64))).toBe('a'.repeat(64));
     expect(instanceName('b'.repeat(65))).toBe('b'.repeat(65));
     const long = `${'c'.repeat(70)}-x`;
