@@ -9,7 +9,7 @@
 // faster but the daemon's first reply ~45 ms slower and its RSS 12 MiB larger (measured), and a
 // new container pays both.
 import { build } from 'esbuild';
-import { chmod } from 'node:fs/promises';
+import { access, chmod, copyFile } from 'node:fs/promises';
 import path from 'node:path';
 
 const binaries = {
@@ -53,3 +53,15 @@ await Promise.all([
   }),
   build({ ...common, entryPoints: ['src/telemetry/tracing.ts'], outfile: 'dist/tracing.js' }),
 ]);
+
+// The shim's launcher (native/launcher, built by build:native with the addon) goes beside the
+// bundle it hands over to: it answers `start` for a live daemon without a Node boot and runs
+// dist/containerd-shim-mica-v2.js for everything else. containerd runs dist/containerd-shim-mica-v2.
+const launcher = 'native/build/Release/containerd-shim-mica-v2';
+try {
+  await access(launcher);
+} catch {
+  throw new Error(`${launcher} is missing: run \`npm run build:native\` first (npm ci does both)`);
+}
+await copyFile(launcher, 'dist/containerd-shim-mica-v2');
+await chmod('dist/containerd-shim-mica-v2', 0o755);

@@ -11,7 +11,9 @@ ensure_node
 ensure_apt_packages
 build_all
 
-for bin in containerd-shim-mica-v2 micad-sim micrun; do
+# The shim is its native launcher (it runs dist/containerd-shim-mica-v2.js beside it as needed).
+ln -sf "$repo/dist/containerd-shim-mica-v2" /usr/local/bin/containerd-shim-mica-v2
+for bin in micad-sim micrun; do
   ln -sf "$repo/dist/$bin.js" "/usr/local/bin/$bin"
 done
 

@@ -51,11 +51,12 @@ export interface Containerd {
   log(): string;
 }
 
+/** What containerd runs, as installed: the shim is its native launcher (dist/containerd-shim-mica-v2). */
 export function linkBinaries(binDir: string): void {
   mkdirSync(binDir, { recursive: true });
-  for (const name of ['containerd-shim-mica-v2', 'micad-sim', 'micrun']) {
-    const link = path.join(binDir, name);
-    if (!existsSync(link)) symlinkSync(path.join(distDir, `${name}.js`), link);
+  for (const file of ['containerd-shim-mica-v2', 'micad-sim.js', 'micrun.js']) {
+    const link = path.join(binDir, file.replace(/\.js$/, ''));
+    if (!existsSync(link)) symlinkSync(path.join(distDir, file), link);
   }
 }
 
