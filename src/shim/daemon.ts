@@ -18,6 +18,7 @@ import type { EarlyListener } from './early-listener';
 import { TaskIO } from './io';
 import { EventPublisher } from './publisher';
 import { createSandboxService, SANDBOX_SERVICE } from './sandbox-service';
+import { installCrashPolicy } from './crash-policy';
 import { logStartupFailure } from './startup-failure';
 import { createTaskService, exitHandler, TASK_SERVICE, TASK_SERVICE_V3, type TaskIOHandle } from './task-service';
 
@@ -120,8 +121,7 @@ export async function runDaemon(args: ShimArgs, early: EarlyListener): Promise<v
     process.on('SIGTERM', () => void stop('SIGTERM'));
     process.on('SIGINT', () => void stop('SIGINT'));
     process.on('SIGPIPE', () => {});
-    process.on('uncaughtException', (err) => log.error({ err }, 'uncaught exception (kept serving)'));
-    process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection (kept serving)'));
+    installCrashPolicy(process, { log, removeSocket: () => early.removeSocket(), exit: (code) => process.exit(code) });
     log.info({ socket: args.socket }, 'shim daemon serving');
   } catch (err) {
     // Nobody waits for us (`start` has exited): the log fifo is the only place to say why.
