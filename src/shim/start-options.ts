@@ -21,9 +21,11 @@ export interface StartOptions {
 const NONE: StartOptions = { typeUrl: '', configPath: '' };
 
 /**
- * Decodes the stdin bytes. No bytes: no options. An Any of another type, config_body (not
- * supported: name a file instead), or a relative config_path is an InvalidArgument naming what
- * to change, so a handler's options never silently fall back to the default config.
+ * Decodes the stdin bytes. No bytes, or options of another type, choose nothing: containerd 2.x's
+ * CRI passes `containerd.runc.v1.Options` to every runtime whose handler has no `options` table
+ * (seen with sandboxer = "shim"), so foreign options must not fail a start. config_body (not
+ * supported: name a file instead) and a relative config_path are an InvalidArgument naming what
+ * to change, so a handler's ConfigPath never silently falls back to the default config.
  */
 export function decodeStartOptions(bytes: Uint8Array): StartOptions {
   if (bytes.length === 0) return NONE;
@@ -32,13 +34,7 @@ export function decodeStartOptions(bytes: Uint8Array): StartOptions {
   const value = any.get(2) ?? new Uint8Array();
   // containerd names the type without a host (typeurl of a registered proto), but the Any spec
   // allows `type.googleapis.com/<name>`: compare the last path segment.
-  if (typeUrl.slice(typeUrl.lastIndexOf('/') + 1) !== RUNTIME_OPTIONS_TYPE) {
-    if (typeUrl === '' && value.length === 0) return NONE;
-    throw invalidArgument(
-      `runtime options of type "${typeUrl}" are not micrun's: set the handler's options to ${RUNTIME_OPTIONS_TYPE} ` +
-        '(CRI: options = { ConfigPath = "/etc/mica/micrun/<name>.toml" }) or leave them out',
-    );
-  }
+  if (typeUrl.slice(typeUrl.lastIndexOf('/') + 1) !== RUNTIME_OPTIONS_TYPE) return { typeUrl, configPath: '' };
   const options = readFields(value, RUNTIME_OPTIONS_TYPE);
   const configPath = text(options.get(2));
   if (text(options.get(3)) !== '') {

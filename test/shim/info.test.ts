@@ -41,7 +41,8 @@ describe('runtimeInfo', () => {
   });
 
   test('options start would refuse are refused by -info with the same message', () => {
-    const stdin = google.protobuf.Any.encode({ type_url: 'containerd.runc.v1.Options', value: new Uint8Array() }).finish();
-    expect(() => runtimeInfo('1', stdin)).toThrow(/are not micrun's/);
+    const value = runtimeoptions.v1.Options.encode({ configPath: 'relative.toml' }).finish();
+    const stdin = google.protobuf.Any.encode({ type_url: 'runtimeoptions.v1.Options', value }).finish();
+    expect(() => runtimeInfo('1', stdin)).toThrow(/config_path must be an absolute path/);
   });
 });

@@ -33,8 +33,14 @@ describe('decodeStartOptions', () => {
     expect(decodeStartOptions(anyOf('', new Uint8Array())).configPath).toBe('');
   });
 
+  test('options of another runtime choose nothing (containerd 2.x CRI sends runc options to every handler without an options table)', () => {
+    expect(decodeStartOptions(anyOf('containerd.runc.v1.Options', new Uint8Array([0x08, 0x01])))).toEqual({
+      typeUrl: 'containerd.runc.v1.Options',
+      configPath: '',
+    });
+  });
+
   test.each([
-    ['options of another runtime (runc)', anyOf('containerd.runc.v1.Options', new Uint8Array([0x08, 0x01])), /"containerd\.runc\.v1\.Options" are not micrun's.*ConfigPath/],
     ['config_body', runtimeOptions({ configBody: '[runtime]\nlog_level = "debug"' }), /config_body is not supported.*ConfigPath/],
     ['a relative config_path', runtimeOptions({ configPath: 'xen.toml' }), /config_path must be an absolute path, got "xen\.toml"/],
     ['bytes that are not protobuf', new Uint8Array([0x0a, 0x7f, 0x41]), /not a valid protobuf options Any/],
