@@ -25,6 +25,13 @@ export type BootstrapForm = (typeof BOOTSTRAP_FORMS)[number];
  */
 export const DAEMON_GROUPINGS = ['pod', 'namespace'] as const;
 export type DaemonGrouping = (typeof DAEMON_GROUPINGS)[number];
+/**
+ * What a namespace's daemon does once its last container is deleted: `wait` (stay, idle and
+ * listening, so the namespace's next container starts without booting a daemon) or `exit`.
+ * Pod grouping always exits: a pod's group never comes back.
+ */
+export const WHEN_EMPTY = ['wait', 'exit'] as const;
+export type WhenEmpty = (typeof WHEN_EMPTY)[number];
 
 /** Field names are the TOML keys, so the file, the docs and the code use one spelling. */
 export interface Config {
@@ -56,6 +63,8 @@ export interface Config {
     bootstrap: BootstrapForm;
     /** Which containers share one shim daemon (DAEMON_GROUPINGS). */
     grouping: DaemonGrouping;
+    /** What a namespace daemon does after its last container (WHEN_EMPTY). */
+    when_empty: WhenEmpty;
   };
   telemetry: {
     /** OTLP/gRPC endpoint for traces; "" = tracing off. OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT wins. */
@@ -85,7 +94,7 @@ const SCHEMA: { [S in Section]: { [K in keyof Config[S]]: Check } } = {
   mica: { socket_dir: absPath, timeout_ms: int(1, 600_000), pedestal: oneOf(['', ...PEDESTALS]) },
   runtime: { state_dir: absPath, log_level: oneOf(LOG_LEVELS), max_firmware_mib: int(1, 4096) },
   resources: { default_memory_mib: int(1, 1024 * 1024), default_vcpus: int(1, 1024), max_vcpus: int(1, 1024) },
-  shim: { bootstrap: oneOf(BOOTSTRAP_FORMS), grouping: oneOf(DAEMON_GROUPINGS) },
+  shim: { bootstrap: oneOf(BOOTSTRAP_FORMS), grouping: oneOf(DAEMON_GROUPINGS), when_empty: oneOf(WHEN_EMPTY) },
   telemetry: { otlp_endpoint: endpointUrl },
 };
 
@@ -94,7 +103,7 @@ export function defaultConfig(): Config {
     mica: { socket_dir: '/run/mica', timeout_ms: 5000, pedestal: '' },
     runtime: { state_dir: '/run/micrun', log_level: 'info', max_firmware_mib: 64 },
     resources: { default_memory_mib: 32, default_vcpus: 1, max_vcpus: 8 },
-    shim: { bootstrap: 'address', grouping: 'pod' },
+    shim: { bootstrap: 'address', grouping: 'pod', when_empty: 'wait' },
     telemetry: { otlp_endpoint: '' },
   };
 }
@@ -183,6 +192,7 @@ function applyEnv(config: Config, env: NodeJS.ProcessEnv): void {
   override('MICRUN_STATE_DIR', 'runtime', 'state_dir');
   override('MICRUN_LOG_LEVEL', 'runtime', 'log_level');
   override('MICRUN_SHIM_GROUPING', 'shim', 'grouping');
+  override('MICRUN_SHIM_WHEN_EMPTY', 'shim', 'when_empty');
   // The OTel variables are checked like the file's key: a typo must fail at start-up, not leave
   // tracing silently off or hand the exporter a URL it cannot use.
   override('OTEL_EXPORTER_OTLP_ENDPOINT', 'telemetry', 'otlp_endpoint');

@@ -91,13 +91,23 @@ export async function runDaemon(args: ShimArgs, early: EarlyListener): Promise<v
       log.flush?.();
       setTimeout(() => process.exit(0), 50).unref();
     };
+    // containerd sends Shutdown after every delete; this runs only once nothing is left. A
+    // namespace's daemon may stay for the namespace's next container (shim.when_empty): idle,
+    // it has no timer and takes no CPU, and `start` (or the launcher) finds it live.
+    const whenEmpty = (why: string) => {
+      if (config.shim.grouping === 'namespace' && config.shim.when_empty === 'wait') {
+        log.info({ why }, 'no container left: waiting for the next container of the namespace');
+        return;
+      }
+      void stop(why);
+    };
     const tasks = createTaskService({
       runtime,
       ios,
       events: publisher,
       shimPid: process.pid,
       openIO: (stdio, containerId) => TaskIO.open(stdio, { containerId, namespace: args.namespace, logger: log }),
-      requestShutdown: () => void stop('Shutdown: no container left'),
+      requestShutdown: () => whenEmpty('Shutdown: no container left'),
     });
     // One set of handlers under both names: `start`'s bootstrap form (config shim.bootstrap)
     // decides which one containerd calls, and 2.x falls back from v3 to v2 on Unimplemented.
@@ -105,7 +115,7 @@ export async function runDaemon(args: ShimArgs, early: EarlyListener): Promise<v
     server.register(TASK_SERVICE_V3, tasks);
     server.register(
       SANDBOX_SERVICE,
-      createSandboxService({ runtime, shimPid: process.pid, requestShutdown: () => void stop('ShutdownSandbox: no container left') }),
+      createSandboxService({ runtime, shimPid: process.pid, requestShutdown: () => whenEmpty('ShutdownSandbox: no container left') }),
     );
     await early.handOver((listener) => server.listenHandle(listener));
     // Leftovers of tasks containerd has forgotten (their `delete` failed): cleaned off the

@@ -25,7 +25,7 @@ describe('loadConfig', () => {
       mica: { socket_dir: '/run/mica', timeout_ms: 5000, pedestal: '' },
       runtime: { state_dir: '/run/micrun', log_level: 'info', max_firmware_mib: 64 },
       resources: { default_memory_mib: 32, default_vcpus: 1, max_vcpus: 8 },
-      shim: { bootstrap: 'address', grouping: 'pod' },
+      shim: { bootstrap: 'address', grouping: 'pod', when_empty: 'wait' },
       telemetry: { otlp_endpoint: '' },
     });
     expect(defaultConfig()).toEqual(config);
@@ -48,6 +48,7 @@ max_vcpus = 4
 [shim]
 bootstrap = "json-v3"
 grouping = "namespace"
+when_empty = "exit"
 [telemetry]
 otlp_endpoint = "http://127.0.0.1:4317"
 `);
@@ -55,7 +56,7 @@ otlp_endpoint = "http://127.0.0.1:4317"
       mica: { socket_dir: '/tmp/sim', timeout_ms: 1500, pedestal: 'xen' },
       runtime: { state_dir: '/var/run/micrun2', log_level: 'debug', max_firmware_mib: 8 },
       resources: { default_memory_mib: 64, default_vcpus: 2, max_vcpus: 4 },
-      shim: { bootstrap: 'json-v3', grouping: 'namespace' },
+      shim: { bootstrap: 'json-v3', grouping: 'namespace', when_empty: 'exit' },
       telemetry: { otlp_endpoint: 'http://127.0.0.1:4317' },
       source: p,
     });

@@ -1,11 +1,13 @@
 // Grouping `namespace` (config shim.grouping, here through MICRUN_SHIM_GROUPING in containerd's
 // environment): every container of a containerd namespace shares one shim daemon. Pinned with
 // real containerd 1.6, ctr, micad-sim and qemu: the daemon's lifecycle under containerd's
-// contract for shared shims (a Shutdown after every delete; the daemon exits only when nothing is
-// left), one daemon per namespace, and a SIGKILLed shared daemon — every container it served is
-// reported exited and cleaned up, nothing left.
+// contract for shared shims (a Shutdown after every delete; the daemon stops serving only when
+// nothing is left, then exits or waits for the namespace's next container per shim.when_empty,
+// set per test through the config file, which each new daemon reads), one daemon per namespace,
+// and a SIGKILLed shared daemon — every container it served is reported exited and cleaned up,
+// nothing left.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -19,7 +21,11 @@ const ECHO = 'docker.io/micrun-test/echo:e2e';
 const EXIT0 = 'docker.io/micrun-test/exit-0:e2e';
 const work = mkdtempSync(path.join(tmpdir(), 'micrun-shared-'));
 const stateDir = path.join(work, 'state');
+const configFile = path.join(work, 'config.toml');
 let stack: MicrunStack;
+
+/** shim.when_empty for the daemons started from now on. */
+const whenEmpty = (value: 'wait' | 'exit') => writeFileSync(configFile, `[shim]\nwhen_empty = "${value}"\n`);
 
 beforeAll(async () => {
   stack = await startMicrunStack({
@@ -28,7 +34,7 @@ beforeAll(async () => {
       ['echo', ECHO],
       ['exit-0', EXIT0],
     ],
-    containerd: { env: { MICRUN_SHIM_GROUPING: 'namespace' } },
+    containerd: { env: { MICRUN_SHIM_GROUPING: 'namespace', MICRUN_CONFIG: configFile } },
   });
 });
 
@@ -65,7 +71,8 @@ async function expectNothingLeft(): Promise<void> {
 }
 
 describe('a daemon shared by a namespace', () => {
-  test('containers of one namespace share one daemon, which exits after the last one is deleted', async () => {
+  test('containers of one namespace share one daemon; when_empty "exit": it exits after the last one is deleted', async () => {
+    whenEmpty('exit');
     const ids = ['shared-a', 'shared-b', 'shared-c'];
     for (const id of ids) await runDetached(id);
     const [daemon, ...others] = daemons();
@@ -87,6 +94,7 @@ describe('a daemon shared by a namespace', () => {
   });
 
   test('another namespace gets a daemon of its own', async () => {
+    whenEmpty('exit');
     // The image lives in `default`; import it for the second namespace through ctr's export/import.
     const tar = path.join(work, 'echo.tar');
     expect((await ctr(['image', 'export', tar, ECHO])).code).toBe(0);
@@ -99,15 +107,27 @@ describe('a daemon shared by a namespace', () => {
     await expectNothingLeft();
   });
 
-  test('ctr run --rm one after another: each run succeeds and the daemon goes when its container does', async () => {
+  test('when_empty "wait" (default): ctr run --rm one after another, all served by one daemon that stays idle, then stops on SIGTERM', async () => {
+    whenEmpty('wait');
+    const served = new Set<number>();
     for (const id of ['rm-1', 'rm-2', 'rm-3']) {
       const r = await ctr(['run', '--rm', '--runtime', RUNTIME, EXIT0, id]);
       expect(r.code, r.stderr).toBe(0);
+      for (const pid of daemons()) served.add(pid);
     }
+    expect(served.size).toBe(1);
+    const [daemon] = [...served];
+    // containerd has sent its Shutdown for each; the daemon waits, serving nothing.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(isAlive(daemon!)).toBe(true);
+    expect(micadInstances(stack.sim.socketDir)).toEqual([]);
+    process.kill(daemon!, 'SIGTERM');
+    await waitFor(() => !isAlive(daemon!), { what: 'the idle daemon to stop on SIGTERM', timeoutMs: 15_000 });
     await expectNothingLeft();
   });
 
   test('a SIGKILLed shared daemon: every container it served is reported exited and cleaned up, nothing left', async () => {
+    whenEmpty('wait');
     const ids = ['victim-1', 'victim-2', 'victim-3'];
     for (const id of ids) await runDetached(id);
     expect(qemuChildren(stack.sim.pid)).toHaveLength(3);
