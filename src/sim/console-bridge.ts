@@ -37,12 +37,9 @@ export class ConsoleBridge {
     this.writer = new MasterWriter(masterFd, () => this.qemu?.resume());
     master.on('data', (chunk: Buffer) => {
       // Input typed while no QEMU is attached is dropped, as a real UART would drop it.
-      const qemu = this.qemu;
-      if (qemu && !qemu.write(chunk)) {
-        master.pause();
-        qemu.once('drain', () => master.resume());
-        qemu.once('close', () => master.resume());
-      }
+      // Resumed by the 'drain'/'close' listeners attach() registers once per connection (not
+      // once per backpressure episode: those piled up on a long-lived connection).
+      if (this.qemu && !this.qemu.write(chunk)) master.pause();
     });
     master.on('error', () => {});
   }
@@ -83,9 +80,11 @@ export class ConsoleBridge {
       if (this.closed) return;
       if (!this.writer.write(toCrLf(chunk))) socket.pause(); // resumed by the writer's drain
     });
+    socket.on('drain', () => this.master.resume());
     socket.on('error', () => {});
     socket.on('close', () => {
       if (this.qemu === socket) this.qemu = undefined;
+      this.master.resume(); // input typed meanwhile is read (and dropped) instead of piling up
       onDetached();
     });
   }
