@@ -26,6 +26,8 @@ export class ConsoleBridge {
   private server: Server | undefined;
   private closed = false;
   private readonly writer: MasterWriter;
+  /** Called after console input was handed to QEMU (see main-loop-waker.ts for why). */
+  onInputForwarded: (() => void) | undefined;
 
   private constructor(
     /** Path of the pty slave (what `rpmsg-tty(<path>)` shows). */
@@ -39,7 +41,9 @@ export class ConsoleBridge {
       // Input typed while no QEMU is attached is dropped, as a real UART would drop it.
       // Resumed by the 'drain'/'close' listeners attach() registers once per connection (not
       // once per backpressure episode: those piled up on a long-lived connection).
-      if (this.qemu && !this.qemu.write(chunk)) master.pause();
+      if (!this.qemu) return;
+      if (!this.qemu.write(chunk)) master.pause();
+      this.onInputForwarded?.();
     });
     master.on('error', () => {});
   }

@@ -16,6 +16,7 @@ import { failedPrecondition } from '../errors';
 import type { InstanceInfo, InstanceState, ResourceKey } from '../mica/types';
 import { consoleServiceToken, formatStatusLine } from '../mica/wire';
 import { ConsoleBridge } from './console-bridge';
+import { MainLoopWaker } from './main-loop-waker';
 import type { DecodedCreateMessage } from './create-message';
 import { readProcStats } from './proc-stats';
 import { QemuProcess, type QemuExit } from './qemu-process';
@@ -77,11 +78,20 @@ export class Instance {
       throw err;
     }
     this.qemu = qemu;
+    this.wakeOnInput(qemu);
     this.exitCode = undefined;
     this.state = 'Running';
     this.deps.log(`${this.name}: started, qemu pid ${qemu.pid}, console ${this.console.path}`);
     // Both: the process is gone and every byte it wrote reached the pty.
     void Promise.all([qemu.exited, detached]).then(([exit]) => this.onQemuEnded(qemu, exit));
+  }
+
+  /** Console input must wake this QEMU's main loop, or a firmware that only polls the UART
+   * never gets it (main-loop-waker.ts). The waker lives as long as this QEMU. */
+  private wakeOnInput(qemu: QemuProcess): void {
+    const waker = new MainLoopWaker(() => qemu.wakeMainLoop());
+    if (this.console) this.console.onInputForwarded = () => waker.inputForwarded();
+    void qemu.exited.then(() => waker.stop());
   }
 
   /** Ends QEMU (if any); the instance stays, Offline, like micad's stop. */

@@ -141,6 +141,12 @@ export class QemuProcess {
     await this.requireQmp().execute('cont');
   }
 
+  /** Makes QEMU's main loop run one iteration (see main-loop-waker.ts); fire and forget. */
+  wakeMainLoop(): void {
+    if (!this.qmp || this.exit) return;
+    this.qmp.execute('query-status').catch(() => undefined);
+  }
+
   /** Ends QEMU: SIGTERM (QEMU exits promptly and cleanly), SIGKILL after `graceMs`. */
   async kill(graceMs = 2_000): Promise<QemuExit> {
     if (this.exit) return this.exit;
