@@ -14,7 +14,7 @@ Entrypoint ["/firmware.elf"]. Import it with: ctr image import OUT.tar
   --name REF             image reference, e.g. docker.io/library/zephyr-echo:1.0 (required)
   -o, --output OUT.tar   archive to write (required)
   --env K=V              image Env entry, repeatable; reaches the runtime as process.env
-                         (micrun reads MICRUN_OS, MICRUN_MACHINE, MICRUN_PEDESTAL)
+                         (micrun reads MICRUN_PEDESTAL)
   --annotation K=V       manifest annotation, repeatable (containerd does NOT pass these to
                          the runtime; use --env for hints the runtime must see)
   --platform OS/ARCH     image platform (default linux/<host arch>, so ctr run picks it)

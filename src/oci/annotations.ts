@@ -10,9 +10,6 @@ export const ANNOTATION_PREFIX = 'org.openeuler.micrun.';
 export const CRI_CONTAINER_TYPE = 'io.kubernetes.cri.container-type';
 export const CRI_SANDBOX_ID = 'io.kubernetes.cri.sandbox-id';
 
-export const OS_NAMES = ['zephyr', 'uniproton', 'freertos', 'baremetal'] as const;
-export type OsName = (typeof OS_NAMES)[number];
-
 /** Upper bounds that catch unit mistakes (bytes given as MiB) before micad sees them. */
 const MAX_MEMORY_MIB = 1 << 20; // 1 TiB
 const MAX_VCPUS = 1024;
@@ -22,8 +19,6 @@ export interface MicrunAnnotations {
   firmwarePath?: string;
   /** `container.firmware_hash`: lower-case sha256 hex (a `sha256:` prefix is accepted and dropped). */
   firmwareSha256?: string;
-  /** `container.os` */
-  os?: OsName;
   /** `container.min_memory_mb`: memory when the spec sets no limit or reservation. */
   minMemoryMiB?: number;
   /** `container.max_vcpu_num` */
@@ -50,10 +45,6 @@ const KEYS: Record<string, Parser> = {
     if (!/^[0-9a-f]{64}$/.test(hex)) throw bad(key, v, 'a sha256 digest: 64 hex digits, optionally prefixed "sha256:"');
     out.firmwareSha256 = hex;
   },
-  'container.os': (v, key, out) => {
-    if (!(OS_NAMES as readonly string[]).includes(v)) throw bad(key, v, `one of ${OS_NAMES.join(', ')}`);
-    out.os = v as OsName;
-  },
   'container.min_memory_mb': (v, key, out) => {
     out.minMemoryMiB = parsePositiveInt(v, key, MAX_MEMORY_MIB);
   },
@@ -78,6 +69,7 @@ const IGNORED: Record<string, string> = {
   'container.auto_close': 'micrun has no auto-close: a container runs until the firmware ends or it is killed',
   'container.auto_close_timeout': 'micrun has no auto-close: a container runs until the firmware ends or it is killed',
   'container.auto_disconnect_timeout': 'deprecated in the Go micrun already',
+  'container.os': 'micad runs the ELF as it is; nothing depends on the RTOS name',
   'runtime.enable_vcpus_pinning': 'vCPU pinning follows linux.resources.cpu.cpus',
   'runtime.vcpu_pcpu_binding': 'vCPU pinning follows linux.resources.cpu.cpus',
   'runtime.static_resource': 'Update is applied when micad accepts it',
@@ -152,21 +144,17 @@ export function inheritAnnotations(
 }
 
 /**
- * Hints carried as image Env (`MICRUN_OS=zephyr`, `MICRUN_MACHINE=mps2-an385`): containerd copies
- * image Env into process.env, while image annotations never reach the runtime spec.
+ * Hints carried as image Env (`MICRUN_PEDESTAL=xen`): containerd copies image Env into
+ * process.env, while image annotations never reach the runtime spec.
  */
 export interface EnvHints {
-  /** MICRUN_OS, validated like container.os */
-  os?: OsName;
-  /** MICRUN_MACHINE: the board the firmware was built for, e.g. "mps2-an385" (not validated). */
-  machine?: string;
   /** MICRUN_PEDESTAL, validated like ped.pedestal */
   pedestal?: Pedestal;
   /** Every `MICRUN_*` entry, name → value, for hints not modelled above. */
   all: Record<string, string>;
 }
 
-/** Reads the hints from process.env; a bad MICRUN_OS / MICRUN_PEDESTAL is InvalidArgument naming it. */
+/** Reads the hints from process.env; a bad MICRUN_PEDESTAL is InvalidArgument naming it. */
 export function readEnvHints(env: readonly string[]): EnvHints {
   const all: Record<string, string> = {};
   for (const entry of env) {
@@ -176,11 +164,6 @@ export function readEnvHints(env: readonly string[]): EnvHints {
     if (name.startsWith('MICRUN_')) all[name] = entry.slice(eq + 1);
   }
   const hints: EnvHints = { all };
-  if (all.MICRUN_OS) {
-    if (!(OS_NAMES as readonly string[]).includes(all.MICRUN_OS)) throw badEnv('MICRUN_OS', all.MICRUN_OS, `one of ${OS_NAMES.join(', ')}`);
-    hints.os = all.MICRUN_OS as OsName;
-  }
-  if (all.MICRUN_MACHINE) hints.machine = all.MICRUN_MACHINE;
   if (all.MICRUN_PEDESTAL) {
     if (!isPedestal(all.MICRUN_PEDESTAL)) throw badEnv('MICRUN_PEDESTAL', all.MICRUN_PEDESTAL, `one of ${PEDESTALS.join(', ')}`);
     hints.pedestal = all.MICRUN_PEDESTAL;

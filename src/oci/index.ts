@@ -12,13 +12,12 @@ export {
   ANNOTATION_PREFIX,
   CRI_CONTAINER_TYPE,
   CRI_SANDBOX_ID,
-  OS_NAMES,
   parseAnnotations,
   classifyContainer,
   inheritAnnotations,
   readEnvHints,
 } from './annotations';
-export type { MicrunAnnotations, ContainerKind, Classification, EnvHints, OsName } from './annotations';
+export type { MicrunAnnotations, ContainerKind, Classification, EnvHints } from './annotations';
 export { PEDESTALS, isPedestal, pedestalOnWire } from './pedestals';
 export type { Pedestal } from './pedestals';
 export {

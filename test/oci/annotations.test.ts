@@ -9,7 +9,6 @@ describe('parseAnnotations', () => {
     const a = parseAnnotations({
       [`${P}container.firmware_path`]: '/fw/app.elf',
       [`${P}container.firmware_hash`]: `sha256:${'AB'.repeat(32)}`,
-      [`${P}container.os`]: 'zephyr',
       [`${P}container.min_memory_mb`]: '64',
       [`${P}container.max_vcpu_num`]: '4',
       [`${P}container.debug`]: 'true',
@@ -21,7 +20,6 @@ describe('parseAnnotations', () => {
     expect(a).toEqual({
       firmwarePath: '/fw/app.elf',
       firmwareSha256: 'ab'.repeat(32),
-      os: 'zephyr',
       minMemoryMiB: 64,
       maxVcpus: 4,
       debug: true,
@@ -33,7 +31,6 @@ describe('parseAnnotations', () => {
 
   test.each([
     ['container.firmware_hash', 'abc'],
-    ['container.os', 'linux'],
     ['container.min_memory_mb', '0'],
     ['container.min_memory_mb', '64M'],
     ['container.min_memory_mb', '99999999'],
@@ -85,14 +82,20 @@ test('inheritAnnotations: pod containers get the sandbox micrun keys, their own 
   expect(merged).toEqual({ [`${P}ped.pedestal`]: 'xen', [`${P}container.os`]: 'uniproton', 'io.kubernetes.cri.container-type': 'container' });
 });
 
-test('readEnvHints exposes MICRUN_* image Env', () => {
-  const h = readEnvHints(['PATH=/bin', 'MICRUN_OS=zephyr', 'MICRUN_MACHINE=mps2-an385', 'MICRUN_X=a=b', 'BROKEN']);
-  expect(h).toEqual({ os: 'zephyr', machine: 'mps2-an385', all: { MICRUN_OS: 'zephyr', MICRUN_MACHINE: 'mps2-an385', MICRUN_X: 'a=b' } });
+test('container.os (the Go micrun key) is accepted and reported as ignored, whatever its value (issue 11: it was validated and never used)', () => {
+  for (const value of ['zephyr', 'linux']) {
+    const a = parseAnnotations({ [`${P}container.os`]: value });
+    expect(a).toEqual({ ignored: [{ key: `${P}container.os`, reason: expect.stringContaining('runs the ELF as it is') }] });
+  }
+});
+
+test('readEnvHints exposes MICRUN_* image Env; MICRUN_OS / MICRUN_MACHINE are not interpreted', () => {
+  const h = readEnvHints(['PATH=/bin', 'MICRUN_OS=zephry', 'MICRUN_MACHINE=mps2-an385', 'MICRUN_X=a=b', 'BROKEN']);
+  expect(h).toEqual({ all: { MICRUN_OS: 'zephry', MICRUN_MACHINE: 'mps2-an385', MICRUN_X: 'a=b' } });
   expect(readEnvHints(['MICRUN_PEDESTAL=xen']).pedestal).toBe('xen');
 });
 
 test.each([
-  ['MICRUN_OS=zephry', 'MICRUN_OS'],
   ['MICRUN_PEDESTAL=kvm', 'MICRUN_PEDESTAL'],
 ])('a bad image Env hint %s is InvalidArgument naming it', (entry, name) => {
   expect(() => readEnvHints([entry])).toThrow(expect.objectContaining({ code: Code.InvalidArgument, message: expect.stringContaining(name) }));
