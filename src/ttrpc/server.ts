@@ -29,9 +29,18 @@ export type Interceptor = (ctx: CallContext, payload: Uint8Array, next: () => Pr
 export interface TtrpcServerOptions {
   /** Called for failures nobody else sees: Unknown-coded handler errors, socket and protocol faults. */
   onError?: (err: unknown, ctx?: CallContext) => void;
+  /**
+   * Calls one connection may have in flight; more are refused with ResourceExhausted. containerd
+   * keeps one long Wait per task on its connection, so this bounds a pod's size per connection,
+   * not its rate. Default 1024.
+   */
+  maxConcurrentCalls?: number;
 }
 
 const DEFAULT_GRACE_MS = 5_000;
+const DEFAULT_MAX_CONCURRENT_CALLS = 1024;
+/** setTimeout's largest delay; a longer one fires at once (Node clamps it to 1 ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class TtrpcServer {
   private readonly services = new Map<string, Map<string, Handler>>();
@@ -40,9 +49,12 @@ export class TtrpcServer {
   private readonly connections = new Set<ServerConnection>();
   private closing = false;
   private readonly reportError: (err: unknown, ctx?: CallContext) => void;
+  /** @internal read by each connection */
+  readonly maxConcurrentCalls: number;
 
   constructor(opts: TtrpcServerOptions = {}) {
     this.reportError = opts.onError ?? (() => {});
+    this.maxConcurrentCalls = opts.maxConcurrentCalls ?? DEFAULT_MAX_CONCURRENT_CALLS;
   }
 
   /** @internal Reports to the caller's onError; a throwing callback must not break serving. */
@@ -195,6 +207,8 @@ class ServerConnection {
   private readonly active = new Map<number, ActiveCall>();
   private lastStreamId = 0;
   private draining = false;
+  /** Reading is paused until the socket drains (see writeFrame). */
+  private paused = false;
   readonly closed: Promise<void>;
 
   constructor(
@@ -269,6 +283,10 @@ class ServerConnection {
       this.refuse(id, Code.Unavailable, 'ttrpc: server is shutting down');
       return;
     }
+    if (this.active.size >= this.server.maxConcurrentCalls) {
+      this.refuse(id, Code.ResourceExhausted, `ttrpc: more than ${this.server.maxConcurrentCalls} calls in flight on this connection`);
+      return;
+    }
     let req: ttrpc.Request;
     try {
       req = ttrpc.Request.decode(frame.data);
@@ -297,10 +315,14 @@ class ServerConnection {
     if (timeoutNs > 0) {
       const ms = Math.max(1, Math.ceil(timeoutNs / 1e6));
       ctx.deadline = Date.now() + ms;
-      call.timer = setTimeout(
-        () => controller.abort(new CodedError(Code.DeadlineExceeded, `${req.service}/${req.method}: deadline exceeded`)),
-        ms,
-      );
+      // A deadline beyond setTimeout's range (~24.8 days) is as good as none: no timer, rather
+      // than one Node would fire at once.
+      if (ms <= MAX_TIMER_MS) {
+        call.timer = setTimeout(
+          () => controller.abort(new CodedError(Code.DeadlineExceeded, `${req.service}/${req.method}: deadline exceeded`)),
+          ms,
+        );
+      }
     }
     this.active.set(id, call);
     let result: Promise<Uint8Array>;
@@ -349,9 +371,20 @@ class ServerConnection {
     this.writeFrame(encodeFrame(id, FrameType.Response, 0, body));
   }
 
+  /**
+   * Backpressure: while the peer does not read our replies, we stop reading its requests, so a
+   * client that only sends cannot make the server queue replies without bound.
+   */
   private writeFrame(frame: Buffer): void {
     if (this.socket.destroyed || !this.socket.writable) return;
-    this.socket.write(frame);
+    if (!this.socket.write(frame) && !this.paused) {
+      this.paused = true;
+      this.socket.pause();
+      this.socket.once('drain', () => {
+        this.paused = false;
+        this.socket.resume();
+      });
+    }
   }
 
   private abortAll(): void {

@@ -16,7 +16,7 @@ export async function serve(setup: (server: TtrpcServer) => void, opts: TtrpcSer
   const dir = mkdtempSync(path.join(tmpdir(), 'micrun-ttrpc-'));
   const socketPath = path.join(dir, 'ttrpc.sock');
   const errors: unknown[] = [];
-  const server = new TtrpcServer({ onError: opts.onError ?? ((err) => errors.push(err)) });
+  const server = new TtrpcServer({ ...opts, onError: opts.onError ?? ((err) => errors.push(err)) });
   setup(server);
   await server.listen(socketPath);
   return {
