@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { fsError, internal, invalidArgument } from '../errors';
+import { resolveInRoot } from './firmware';
 
 export interface RootfsMount {
   type: string;
@@ -29,8 +30,7 @@ export async function mountRootfs(mounts: readonly RootfsMount[], rootfsDir: str
   const done: string[] = [];
   try {
     for (const [i, m] of mounts.entries()) {
-      const target = mountTarget(rootfsDir, m.target, i);
-      await makeDir(target, `the target of rootfs mount ${i}`);
+      const target = await mountTarget(rootfsDir, m.target, i);
       await run(MOUNT, mountArgs(m, target), `mount ${m.type} ${m.source} on ${target}`);
       done.push(target);
     }
@@ -93,13 +93,28 @@ function unescapeMountinfo(s: string): string {
   return s.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
 }
 
-function mountTarget(rootfsDir: string, target: string | undefined, index: number): string {
-  if (!target || target === '/') return rootfsDir;
-  const joined = path.join(rootfsDir, target);
-  if (joined !== rootfsDir && !joined.startsWith(rootfsDir + path.sep)) {
-    throw invalidArgument(`rootfs mount ${index} has target "${target}" outside the rootfs`);
+/**
+ * The host path for a mount `target` below the rootfs (containerd 2.x), resolved as if the rootfs
+ * were `/` after the mounts before it are in place: the image is untrusted, and a symlink in it
+ * (`/mnt -> /etc`, or one climbing with `..`) must never redirect a mount onto the host. Missing
+ * directories are created one component at a time inside what has already been resolved.
+ */
+async function mountTarget(rootfsDir: string, target: string | undefined, index: number): Promise<string> {
+  const parts = (target ?? '').split('/').filter((c) => c !== '' && c !== '.');
+  if (parts.includes('..')) throw invalidArgument(`rootfs mount ${index} has target "${target}": ".." is not allowed in a mount target`);
+  let inRoot = '/';
+  for (const part of parts) {
+    const next = path.posix.join(inRoot, part);
+    const r = await resolveInRoot(rootfsDir, next);
+    if (r.ok) {
+      inRoot = r.rootfsPath;
+      continue;
+    }
+    if (!r.missing) throw invalidArgument(`rootfs mount ${index} has target "${target}": ${r.reason}`);
+    await makeDir(path.join(rootfsDir, inRoot, part), `the target of rootfs mount ${index}`);
+    inRoot = next;
   }
-  return joined;
+  return inRoot === '/' ? rootfsDir : path.join(rootfsDir, inRoot);
 }
 
 async function makeDir(dir: string, what: string): Promise<void> {

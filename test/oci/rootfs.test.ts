@@ -109,6 +109,59 @@ describe('mountRootfs / unmountRootfs (real mounts)', () => {
     expect(await isMountPoint(root)).toBe(false);
   });
 
+  test('regression: a symlink in the image cannot redirect a mount target onto the host', async () => {
+    // The first mount brings an image whose /mnt is an absolute symlink to /etc and whose /up
+    // climbs out with "..": resolved inside the rootfs, the second mount lands in the image's own
+    // /etc, never the host's.
+    const image = layer('symlink-image', { 'etc/keep': 'image etc' });
+    const { symlinkSync } = await import('node:fs');
+    symlinkSync('/etc', path.join(image, 'mnt'));
+    symlinkSync('../../../../../../..', path.join(image, 'up'));
+    const extra = layer('symlink-extra', { 'marker': 'mounted' });
+    const root = path.join(base, 'symlink-root');
+    const hostProbe = `/etc/micrun-rootfs-test-${process.pid}`;
+    try {
+      await mountRootfs(
+        [
+          { type: 'bind', source: image, options: [] },
+          { type: 'bind', source: extra, target: `/mnt/micrun-rootfs-test-${process.pid}`, options: [] },
+        ],
+        root,
+      );
+      expect(readFileSync(path.join(root, 'etc', `micrun-rootfs-test-${process.pid}`, 'marker'), 'utf8')).toBe('mounted');
+      expect(existsSync(hostProbe)).toBe(false);
+      await unmountRootfs(path.join(root, 'etc', `micrun-rootfs-test-${process.pid}`));
+      await unmountRootfs(root);
+      const escaping = await mountRootfs(
+        [
+          { type: 'bind', source: image, options: [] },
+          { type: 'bind', source: extra, target: '/up/tmp', options: [] },
+        ],
+        root,
+      ).catch((e) => e);
+      expect(escaping).toMatchObject({ code: Code.InvalidArgument });
+      expect(String(escaping.message)).toContain('escapes the rootfs');
+      expect(await isMountPoint(root)).toBe(false);
+    } finally {
+      await unmountRootfs(path.join(root, 'etc', `micrun-rootfs-test-${process.pid}`)).catch(() => {});
+      await unmountRootfs(root).catch(() => {});
+      await unmountRootfs(hostProbe).catch(() => {}); // only if the defect is back: never leave a host mount
+      rmSync(hostProbe, { recursive: true, force: true });
+    }
+  });
+
+  test('a ".." in a mount target is InvalidArgument', async () => {
+    const err = await mountRootfs(
+      [
+        { type: 'bind', source: layer('dotdot-src', { f: 'x' }), options: [] },
+        { type: 'bind', source: base, target: '/a/../../b', options: [] },
+      ],
+      path.join(base, 'dotdot-root'),
+    ).catch((e) => e);
+    expect(err).toMatchObject({ code: Code.InvalidArgument });
+    expect(await isMountPoint(path.join(base, 'dotdot-root'))).toBe(false);
+  });
+
   test('no mounts: nothing is mounted (the bundle root.path is used)', async () => {
     const root = path.join(base, 'none-root');
     await mountRootfs([], root);
