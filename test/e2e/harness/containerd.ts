@@ -24,6 +24,22 @@ export interface ContainerdOptions {
   dir?: string;
   /** Which containerd build runs (default: Debian 12's, /usr/bin). */
   build?: ContainerdBuild;
+  /**
+   * A whole config.toml instead of the generated one (with `dir`): it must put root, state and
+   * the gRPC / ttrpc sockets at containerdPaths(dir) — e.g. `containerd config default` with
+   * those keys rewritten and `micrun install` applied (test/e2e/install-cri.test.ts).
+   */
+  config?: string;
+}
+
+/** Where a containerd started on `dir` keeps its root, state and sockets. */
+export function containerdPaths(dir: string) {
+  return {
+    root: path.join(dir, 'root'),
+    state: path.join(dir, 'state'),
+    address: path.join(dir, 'containerd.sock'),
+    ttrpcAddress: path.join(dir, 'containerd.sock.ttrpc'),
+  };
 }
 
 export interface Containerd {
@@ -63,16 +79,14 @@ export function linkBinaries(binDir: string): void {
 export async function startContainerd(opts: ContainerdOptions = {}): Promise<Containerd> {
   const build = opts.build ?? SYSTEM_CONTAINERD;
   const dir = opts.dir ?? mkdtempSync(path.join(tmpdir(), 'micrun-ctd-'));
-  const root = path.join(dir, 'root');
-  const state = path.join(dir, 'state');
-  const address = path.join(dir, 'containerd.sock');
+  const { root, state, address } = containerdPaths(dir);
   const shimSocketDir = path.join(dir, 's');
   const binDir = path.join(dir, 'bin');
   mkdirSync(root, { recursive: true });
   mkdirSync(state, { recursive: true });
   linkBinaries(binDir);
   const disabled = opts.cri ? [] : ['"io.containerd.grpc.v1.cri"'];
-  const config = [
+  const config = opts.config ?? [
     'version = 2',
     `root = "${root}"`,
     `state = "${state}"`,

@@ -1,6 +1,7 @@
 // OCI image archives for the e2e tests that `micrun image build` cannot make (it only
 // packs firmware): an image without any ELF, and a busybox image for the runc comparison.
 import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { hostPlatform } from '../../../src/cli/oci-image';
 import { writeTar, type TarEntry } from '../../../src/cli/tar-writer';
@@ -43,4 +44,18 @@ export function ociArchive(name: string, files: TarEntry[], config: Record<strin
     blob(configJson),
     blob(layer),
   ]);
+}
+
+/**
+ * A one-layer image holding only the static /bin/busybox (busybox-static), running `argv`: a
+ * runc container, or a pause image that really pauses when runc starts it.
+ */
+export function busyboxArchive(name: string, argv: readonly string[]): Buffer {
+  const busybox = '/bin/busybox';
+  if (!existsSync(busybox)) throw new Error('/bin/busybox is missing: install busybox-static');
+  const files = [
+    { name: 'bin', mode: 0o755 },
+    { name: 'bin/busybox', data: readFileSync(busybox), mode: 0o755 },
+  ];
+  return ociArchive(name, files, { Entrypoint: [...argv] });
 }
