@@ -6,6 +6,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSy
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { bin } from '../../package.json';
 import { main } from '../../src/cli';
 
 const repoRoot = path.resolve(__dirname, '../..');
@@ -58,7 +59,7 @@ describe('micrun install', () => {
     expect(config).toContain('[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.micrun]');
     expect(readFileSync(`${paths.config}.micrun.bak`, 'utf8')).toBe(ORIGINAL);
     const link = path.join(paths.bin, 'containerd-shim-mica-v2');
-    expect(readlinkSync(link)).toBe(shipped('dist/containerd-shim-mica-v2.js'));
+    expect(readlinkSync(link)).toBe(shipped(bin['containerd-shim-mica-v2']));
     expect(readFileSync(paths.micrun, 'utf8')).toBe(readFileSync(shipped('configs/config.toml'), 'utf8'));
     expect(r.stderr).toContain('containerd must be restarted');
     expect(existsSync(paths.stubLog)).toBe(false);
@@ -147,7 +148,7 @@ describe('micrun uninstall', () => {
     writeFileSync(paths.micrun, `${readFileSync(paths.micrun, 'utf8')}# tuned\n`);
     const link = path.join(paths.bin, 'containerd-shim-mica-v2');
     rmSync(link);
-    symlinkSync(path.relative(paths.bin, shipped('dist/containerd-shim-mica-v2.js')), link);
+    symlinkSync(path.relative(paths.bin, shipped(bin['containerd-shim-mica-v2'])), link);
     const r = await micrun('uninstall', ...flags());
     expect(r.code).toBe(0);
     expect(existsSync(paths.micrun)).toBe(true);

@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { containerdBuilds, type ContainerdBuild } from './harness/containerd-builds';
-import { containerdPaths, distDir, startContainerd, type Containerd } from './harness/containerd';
+import { bin } from '../../package.json';
+import { containerdPaths, distDir, repoRoot, startContainerd, type Containerd } from './harness/containerd';
 import { connectCri, hostNetworkPod, type CriClient } from './harness/cri';
 import { importFirmwareImage } from './harness/firmware-image';
 import { shimDaemons } from './harness/leftovers';
@@ -104,7 +105,7 @@ describe.each(containerdBuilds().map((b) => [b.version, b] as const))('micrun in
     expect(r.code).toBe(0);
     const installed = readFileSync(configFile, 'utf8');
     expect(installed.startsWith(original)).toBe(true);
-    expect(readlinkSync(path.join(dir, 'bin', 'containerd-shim-mica-v2'))).toBe(path.join(distDir, 'containerd-shim-mica-v2.js'));
+    expect(readlinkSync(path.join(dir, 'bin', 'containerd-shim-mica-v2'))).toBe(path.join(repoRoot, bin['containerd-shim-mica-v2']));
     expect(r.stderr).toContain('containerd must be restarted');
     const again = await micrunCli(['install', ...installFlags]);
     expect(again.code).toBe(0);

@@ -30,6 +30,11 @@ export interface ContainerdOptions {
    * those keys rewritten and `micrun install` applied (test/e2e/install-cri.test.ts).
    */
   config?: string;
+  /**
+   * Link the repository's dist binaries into the bin dir first on containerd's PATH (default
+   * true). false: only what the test put there (an installed package's shim).
+   */
+  linkRepoBinaries?: boolean;
 }
 
 /** Where a containerd started on `dir` keeps its root, state and sockets. */
@@ -84,7 +89,8 @@ export async function startContainerd(opts: ContainerdOptions = {}): Promise<Con
   const binDir = path.join(dir, 'bin');
   mkdirSync(root, { recursive: true });
   mkdirSync(state, { recursive: true });
-  linkBinaries(binDir);
+  if (opts.linkRepoBinaries === false) mkdirSync(binDir, { recursive: true });
+  else linkBinaries(binDir);
   const disabled = opts.cri ? [] : ['"io.containerd.grpc.v1.cri"'];
   const config = opts.config ?? [
     'version = 2',

@@ -24,6 +24,8 @@ export interface MicadSimOptions {
   env?: NodeJS.ProcessEnv;
   /** Extra command-line arguments (e.g. ['--machine', 'mps2-an385']). */
   args?: string[];
+  /** The micad-sim to run (default the repository's dist/micad-sim.js), e.g. an installed one. */
+  binary?: string;
   /** How long to wait for the ready line (default 10 s). */
   readyTimeoutMs?: number;
 }
@@ -43,8 +45,9 @@ export interface MicadSim {
 }
 
 export async function startMicadSim(opts: MicadSimOptions = {}): Promise<MicadSim> {
-  if (!existsSync(micadSimBinary)) {
-    throw new Error(`${micadSimBinary} is missing: run \`npm run build\` first`);
+  const binary = opts.binary ?? micadSimBinary;
+  if (!existsSync(binary)) {
+    throw new Error(`${binary} is missing: run \`npm run build\` first`);
   }
   const madeTemp: string[] = [];
   const temp = (prefix: string) => {
@@ -57,7 +60,7 @@ export async function startMicadSim(opts: MicadSimOptions = {}): Promise<MicadSi
   const stateDir = opts.stateDir ?? temp('msim-state-');
   const child = spawn(
     process.execPath,
-    [micadSimBinary, '--socket-dir', socketDir, '--state-dir', stateDir, ...(opts.args ?? [])],
+    [binary, '--socket-dir', socketDir, '--state-dir', stateDir, ...(opts.args ?? [])],
     { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
