@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the firmware fixtures (test/fixtures/firmware/*.c) for QEMU's mps2-an385 (Cortex-M3)
-# with arm-none-eabi-gcc, no libc. Outputs test/fixtures/firmware/build/{echo,poll,flood,hello,exit-0,exit-3}.elf.
+# with arm-none-eabi-gcc, no libc. Outputs test/fixtures/firmware/build/{echo,poll,flood,flood-forever,hello,exit-0,exit-3}.elf.
 # Idempotent: objects are rebuilt only when a source is newer (make-like check below).
 # Extra exit codes: EXIT_CODES="0 3 42" npm run build:firmware
 set -euo pipefail
@@ -42,6 +42,7 @@ link() {
 link "$out/echo.elf" "$src/echo.c"
 link "$out/poll.elf" "$src/poll.c"
 link "$out/flood.elf" "$src/flood.c"
+link "$out/flood-forever.elf" "$src/flood.c" -DFLOOD_LINES=0
 link "$out/hello.elf" "$src/hello.c"
 for code in $exit_codes; do
   [[ "$code" =~ ^[0-9]+$ ]] || { echo "build-firmware: bad exit code '$code'" >&2; exit 1; }
