@@ -113,7 +113,14 @@ export function createSandboxService(deps: SandboxServiceDeps): SandboxService {
 
     // Stops and removes the sandbox and every container of its pod; the daemon exits once it
     // serves nothing else (containerd deletes the shim instance next).
+    // A sandbox this daemon never created (its CreateSandbox failed: containerd 2.x still calls
+    // ShutdownSandbox to clean up) has nothing to stop: success, and a daemon that serves nothing
+    // exits — otherwise every refused pod would leave an idle daemon behind.
     ShutdownSandbox: unary(S.ShutdownSandboxRequest, S.ShutdownSandboxResponse, async (req) => {
+      if (req.sandboxId && runtime.containers.find(req.sandboxId) === undefined) {
+        if (runtime.containers.size === 0) setImmediate(() => deps.requestShutdown());
+        return {};
+      }
       const sandbox = sandboxOf(req.sandboxId);
       if (sandbox.state !== 'stopped') await runtime.kill(req.sandboxId, SIGKILL);
       await runtime.delete(req.sandboxId);

@@ -259,6 +259,21 @@ describe('Sandbox service errors', () => {
     expect((await failure(createSandbox(''))).code).toBe(Code.InvalidArgument);
   });
 
+  test('ShutdownSandbox after a failed CreateSandbox succeeds and ends a daemon that serves nothing', async () => {
+    expect((await failure(createSandbox('pod-bad', { 'org.openeuler.micrun.ped.pedestal': 'vmware' }))).code).toBe(Code.InvalidArgument);
+    await sbx('ShutdownSandbox', S.ShutdownSandboxRequest, { sandboxId: 'pod-bad' }, S.ShutdownSandboxResponse);
+    await new Promise((r) => setImmediate(r));
+    expect(shutdowns).toBe(1);
+  });
+
+  test('ShutdownSandbox of an unknown id leaves a daemon that still serves a pod running', async () => {
+    await createSandbox(POD);
+    await sbx('ShutdownSandbox', S.ShutdownSandboxRequest, { sandboxId: 'never-created' }, S.ShutdownSandboxResponse);
+    await new Promise((r) => setImmediate(r));
+    expect(shutdowns).toBe(0);
+    expect(runtime.containers.find(POD)).toBeDefined();
+  });
+
   test('CreateSandbox twice → AlreadyExists; a bad pod annotation → InvalidArgument naming it, nothing created', async () => {
     await createSandbox(POD);
     expect((await failure(createSandbox(POD))).code).toBe(Code.AlreadyExists);
