@@ -8,12 +8,12 @@
 //      next to runc, daemon RSS with 1/10/50 containers, N create+delete cycles
 // Sizes: BENCH_START_RUNS, BENCH_CTR_RUNS, BENCH_PS_CALLS, BENCH_CYCLES; BENCH_ONLY=start,rss,…
 // picks sections of step 3; BENCH_SKIP_TTRPC=1 skips step 2. Targets are from issue 5.
-import { build } from 'esbuild';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bundleForNode } from './bundle.mjs';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const resultsDir = path.join(repoRoot, 'bench-results');
@@ -60,16 +60,7 @@ if (!process.env.BENCH_SKIP_TTRPC) {
 
 console.log('== shim (scripts/bench/shim-bench.ts)');
 const bundle = path.join(bundleDir, 'shim-bench.js');
-await build({
-  entryPoints: [path.join(repoRoot, 'scripts/bench/shim-bench.ts')],
-  outfile: bundle,
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  external: ['*.node'],
-  logLevel: 'warning',
-});
+await bundleForNode(path.join(repoRoot, 'scripts/bench/shim-bench.ts'), bundle);
 const shimJson = path.join(bundleDir, 'shim.json');
 try {
   await runNode([bundle, shimJson]);

@@ -3,11 +3,11 @@
 // binary:// and file:// (scripts/bench/console-flood-bench.ts). Builds dist/ first (the shim is
 // measured as shipped); prints a table; writes bench-results/console-flood.json (git-ignored).
 // BENCH_FLOOD_SECONDS changes the duration (default 60).
-import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bundleForNode } from './bundle.mjs';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const resultsDir = path.join(repoRoot, 'bench-results');
@@ -24,14 +24,5 @@ const node = (args) => {
 };
 node(['scripts/build.mjs']);
 const bundle = path.join(bundleDir, 'console-flood-bench.js');
-await build({
-  entryPoints: [path.join(repoRoot, 'scripts/bench/console-flood-bench.ts')],
-  outfile: bundle,
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  external: ['*.node'],
-  logLevel: 'warning',
-});
+await bundleForNode(path.join(repoRoot, 'scripts/bench/console-flood-bench.ts'), bundle);
 node([bundle, path.join(resultsDir, 'console-flood.json')]);

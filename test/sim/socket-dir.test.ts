@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Code, CodedError } from '../../src/errors';
+import { Code } from '../../src/errors';
 import { MicadSim } from '../../src/sim/micad-sim';
 import { claimSocketDir } from '../../src/sim/socket-dir';
 
@@ -42,16 +42,6 @@ async function staleSocket(socketPath: string): Promise<void> {
   fs.linkSync(socketPath, `${socketPath}.keep`);
   await new Promise((resolve) => server.close(resolve));
   fs.renameSync(`${socketPath}.keep`, socketPath);
-}
-
-async function codeOf(p: Promise<unknown>): Promise<Code> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof CodedError) return err.code;
-    throw err;
-  }
-  throw new Error('expected a failure');
 }
 
 describe('micad-sim socket dir', () => {
@@ -90,7 +80,7 @@ describe('micad-sim socket dir', () => {
 
     const sim = newSim(socketDir, path.join(tempDir(), 'state'));
     await expect(sim.start()).rejects.toThrow(/a live micad already serves .*mica-create\.socket answers/);
-    expect(await codeOf(claimSocketDir(socketDir))).toBe(Code.FailedPrecondition);
+    await expect(claimSocketDir(socketDir)).rejects.toMatchObject({ code: Code.FailedPrecondition });
     await sim.shutdown();
     expect(fs.readdirSync(socketDir).sort()).toEqual(['fw1.socket', 'mica-create.socket', 'note']);
   });
@@ -120,7 +110,7 @@ describe('micad-sim socket dir', () => {
 
   it('refuses a relative path with InvalidArgument and creates nothing', async () => {
     const relative = `msim-relative-${process.pid}/mica`;
-    expect(await codeOf(claimSocketDir(relative))).toBe(Code.InvalidArgument);
+    await expect(claimSocketDir(relative)).rejects.toMatchObject({ code: Code.InvalidArgument });
     expect(fs.existsSync(path.resolve(relative, '..'))).toBe(false);
   });
 });
