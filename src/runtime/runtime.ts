@@ -98,6 +98,11 @@ export class Runtime {
     return this.deps.containers;
   }
 
+  /** No container and no Create in progress: the only state in which the daemon may stop. */
+  isIdle(): boolean {
+    return this.deps.containers.size === 0 && this.creating.size === 0;
+  }
+
   async create(input: CreateInput): Promise<Container> {
     const { id, bundle } = input;
     const stateDir = containerDir(this.deps.stateDir, id); // an id that cannot name a directory fails first

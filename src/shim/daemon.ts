@@ -19,6 +19,7 @@ import { TaskIO } from './io';
 import { EventPublisher } from './publisher';
 import { createSandboxService, SANDBOX_SERVICE } from './sandbox-service';
 import { installCrashPolicy } from './crash-policy';
+import { createDaemonStop } from './daemon-stop';
 import { logStartupFailure } from './startup-failure';
 import { createTaskService, exitHandler, TASK_SERVICE, TASK_SERVICE_V3, type TaskIOHandle } from './task-service';
 
@@ -78,19 +79,20 @@ export async function runDaemon(args: ShimArgs, early: EarlyListener): Promise<v
       onExit: exitHandler(ios, publisher),
     });
 
-    let stopping = false;
-    const stop = async (why: string) => {
-      if (stopping) return;
-      stopping = true;
-      log.info({ why, containers: runtime.containers.size }, 'shim daemon stopping');
-      runtime.close();
-      await server.close(2_000).catch(() => {});
-      await tracing?.shutdown();
-      await publisher.close().catch(() => {});
-      early.removeSocket();
-      log.flush?.();
-      setTimeout(() => process.exit(0), 50).unref();
-    };
+    const daemonStop = createDaemonStop({
+      isIdle: () => runtime.isIdle(),
+      unlinkSocket: () => early.removeSocket(),
+      stopServing: () => server.close(2_000),
+      release: async () => {
+        runtime.close();
+        await tracing?.shutdown();
+        await publisher.close().catch(() => {});
+        log.flush?.();
+      },
+      exit: (code) => setTimeout(() => process.exit(code), 50).unref(),
+      log,
+    });
+    const stop = (why: string) => daemonStop.now(why);
     // containerd sends Shutdown after every delete; this runs only once nothing is left. A
     // namespace's daemon may stay for the namespace's next container (shim.when_empty): idle,
     // it has no timer and takes no CPU, and `start` (or the launcher) finds it live.
@@ -99,7 +101,7 @@ export async function runDaemon(args: ShimArgs, early: EarlyListener): Promise<v
         log.info({ why }, 'no container left: waiting for the next container of the namespace');
         return;
       }
-      void stop(why);
+      daemonStop.ifIdle(why);
     };
     const tasks = createTaskService({
       runtime,

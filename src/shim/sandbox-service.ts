@@ -124,7 +124,7 @@ export function createSandboxService(deps: SandboxServiceDeps): SandboxService {
       const sandbox = sandboxOf(req.sandboxId);
       if (sandbox.state !== 'stopped') await runtime.kill(req.sandboxId, SIGKILL);
       await runtime.delete(req.sandboxId);
-      if (runtime.containers.size === 0) setImmediate(() => deps.requestShutdown());
+      if (runtime.isIdle()) setImmediate(() => deps.requestShutdown());
       return {};
     }),
 

@@ -197,7 +197,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
 
     Shutdown: unary(T.ShutdownRequest, Empty, async () => {
       // Only a daemon that serves nothing may go; containerd calls this after every Delete.
-      if (runtime.containers.size === 0) setImmediate(() => deps.requestShutdown());
+      if (runtime.isIdle()) setImmediate(() => deps.requestShutdown());
       return {};
     }),
 

@@ -341,6 +341,17 @@ describe('Task service', () => {
     expect(shutdowns).toBe(1);
   });
 
+  test('regression (shutdown race): a Shutdown that arrives while a Create is in flight does not stop the daemon', async () => {
+    mica.delayMs = 50; // micad create takes a while
+    const creating = create('late');
+    await new Promise((r) => setTimeout(r, 10)); // the Create is past its first await
+    await call('Shutdown', T.ShutdownRequest, { id: 'gone' }, google.protobuf.Empty);
+    await creating;
+    await new Promise((r) => setImmediate(r));
+    expect(shutdowns).toBe(0);
+    expect(runtime.containers.get('late').state).toBe('created');
+  });
+
   test('an instance that ends with an error is reported as exit 255', async () => {
     await create('q1');
     await start('q1');
