@@ -1,10 +1,12 @@
 // Reads `<bundle>/config.json` into the subset of the OCI runtime spec micrun uses. Everything
-// else in the file is ignored on purpose (hooks, seccomp, namespaces mean nothing to an RTOS);
+// else in the file is ignored on purpose (seccomp, namespaces mean nothing to an RTOS; hooks are
+// read only to be reported as not run, see hooks.ts);
 // what we do read is checked for shape, so a malformed spec fails Create with the file and the
 // field instead of surfacing later as an undefined somewhere in the runtime.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { invalidArgument, notFound } from '../errors';
+import { readHooks, type OciHook } from './hooks';
 
 export interface OciProcess {
   args: string[];
@@ -47,6 +49,8 @@ export interface OciSpec {
   annotations: Record<string, string>;
   mounts: OciMount[];
   linux?: { resources?: LinuxResources };
+  /** The spec's hooks, which micrun does not run (hooks.ts says why). */
+  hooks: OciHook[];
 }
 
 /** Loads and validates `<bundleDir>/config.json`. */
@@ -76,6 +80,7 @@ export function parseSpec(text: string, file: string): OciSpec {
     ociVersion: r.optString(top.ociVersion, 'ociVersion') ?? '',
     annotations: r.stringMap(top.annotations, 'annotations'),
     mounts: r.optArray(top.mounts, 'mounts').map((m, i) => readMount(r, m, `mounts[${i}]`)),
+    hooks: readHooks(top.hooks, file),
   };
   if (top.process !== undefined) {
     const p = r.object(top.process, 'process');

@@ -11,6 +11,7 @@ import type { MicaClient } from '../mica/types';
 import { classifyContainer, inheritAnnotations, parseAnnotations } from '../oci/annotations';
 import { applySetCall, planCreateResources, planUpdate, type ResourceDefaults } from '../oci/resources';
 import { unmountRootfs, type RootfsMount } from '../oci/rootfs';
+import { reportSkippedHooks } from '../oci/hooks';
 import { loadSpec, parseLinuxResources } from '../oci/spec';
 import { waitForConsole } from './console-wait';
 import { setUpApp, type BaseRecord } from './app-setup';
@@ -109,6 +110,7 @@ export class Runtime {
     this.reserve(id, 'container');
     try {
       const spec = await loadSpec(bundle);
+      reportSkippedHooks(spec.hooks, (fields, message) => this.deps.log.info({ id, ...fields }, message));
       const cls = classifyContainer(spec.annotations, id);
       const base = this.baseRecord(id, bundle, input.stdio, cls.kind === 'single' ? undefined : cls.sandboxId);
       if (cls.kind === 'infra') return await this.addInfra(base, spec.annotations);
