@@ -1,9 +1,9 @@
 // The checks of `micrun doctor`, each a small function returning a CheckResult with a one-line
-// fix. They only look: nothing is created on the node except a probe file in the state dir that
-// is removed at once, and micad is asked `status` of existing instances (what `mica status` does).
+// fix. They only look: nothing is created on the node except a probe file in an existing state
+// dir that is removed at once, and micad is asked `status` of existing instances (what `mica status` does).
 // Order matters for the reader: the micrun config decides the socket and state dirs the later
 // checks look at.
-import { readdirSync, readFileSync, readlinkSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { defaultConfig, loadConfig, type Config } from '../config';
@@ -143,20 +143,32 @@ function connectOnce(socketPath: string): Promise<void> {
   });
 }
 
+/** Writable = a probe file can be made in it; a dir that does not exist yet must be creatable (not created here). */
 function checkStateDir(stateDir: string): CheckResult {
+  const fail = (why: string): CheckResult => ({
+    name: 'state dir',
+    status: 'fail',
+    detail: `${stateDir} is not writable: ${why}`,
+    hint: 'run containerd (and doctor) as root, or point [runtime] state_dir / MICRUN_STATE_DIR at a writable dir',
+  });
+  if (!existsSync(stateDir)) {
+    let parent = path.dirname(stateDir);
+    while (!existsSync(parent)) parent = path.dirname(parent);
+    try {
+      if (!statSync(parent).isDirectory()) return fail(`${parent} is not a directory`);
+      accessSync(parent, constants.W_OK);
+      return { name: 'state dir', status: 'ok', detail: `${stateDir} does not exist yet; micrun can create it in ${parent}` };
+    } catch (err) {
+      return fail((err as Error).message);
+    }
+  }
   const probe = path.join(stateDir, `.doctor-${process.pid}`);
   try {
-    mkdirSync(stateDir, { recursive: true });
     writeFileSync(probe, '');
     rmSync(probe);
     return { name: 'state dir', status: 'ok', detail: `${stateDir} is writable` };
   } catch (err) {
-    return {
-      name: 'state dir',
-      status: 'fail',
-      detail: `${stateDir} is not writable: ${(err as Error).message}`,
-      hint: 'run containerd (and doctor) as root, or point [runtime] state_dir / MICRUN_STATE_DIR at a writable dir',
-    };
+    return fail((err as Error).message);
   }
 }
 

@@ -2,7 +2,7 @@
 // check fails on its own broken piece with a fix hint and exit status 1. containerd is a script
 // printing a real `containerd --version` line, micad a unix socket server; the micad-sim + qemu
 // checks need a real micad-sim process and are in test/e2e/doctor.test.ts.
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -65,6 +65,9 @@ test('a healthy node: every check ok or info, exit 0', async () => {
   expect(check(r.checks, 'containerd')?.detail).toContain('1.6.20');
   expect(check(r.checks, 'CRI sandboxer')?.detail).toMatch(/^podsandbox/);
   expect(check(r.checks, 'shim')?.detail).toBe(path.join(node.bin, 'containerd-shim-mica-v2'));
+  // doctor only looks: the state dir that does not exist yet is judged by its parent, not made.
+  expect(check(r.checks, 'state dir')?.detail).toContain('does not exist yet');
+  expect(existsSync(node.state)).toBe(false);
 });
 
 test('the text output: one line per check, a fix line under each failure', async () => {
