@@ -4,6 +4,9 @@
 // console into <store>/<id>-json.log and calls containerd's Tasks.Wait for the container — the
 // call goes through containerd to the shim's Wait while the task runs, and must return the exit
 // status when the firmware is stopped, so that the logger ends.
+// nerdctl's -dt (cio.TerminalBinaryIO: terminal, stdout = stderr = the same binary:// URI) cannot
+// be sent with ctr — `ctr run -d -t` puts the task on its own console and ignores --log-uri — so
+// that request is pinned one level down, in test/shim-io/terminal-binary.test.ts.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -61,3 +64,4 @@ test('-d: the logger gets the console as JSON lines, its Task.Wait returns the e
   expect((await ctd.ctr(['task', 'delete', id])).code).toBe(0);
   expect((await ctd.ctr(['container', 'rm', id])).code).toBe(0);
 }, 120_000);
+
