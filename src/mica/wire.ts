@@ -70,6 +70,13 @@ export const CREATE_MSG_LAYOUT: readonly CreateField[] = [
   { field: 'network', param: 'network', offset: 1260, size: 512, kind: 'string' },
 ];
 
+/** Usable bytes of a create_msg string field (one stays NUL), e.g. cpu_str: 127. */
+export function createFieldMaxBytes(field: CreateField['field']): number {
+  const found = CREATE_MSG_LAYOUT.find((f) => f.field === field);
+  if (!found || found.kind !== 'string') throw new Error(`create_msg has no string field ${field}`);
+  return found.size - 1;
+}
+
 /** Value micad (and mica.py) use for an int the caller did not set. */
 export const UNSET_INT = -1;
 

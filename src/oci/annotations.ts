@@ -4,14 +4,15 @@
 // typo must not be silently ignored); keys the Go micrun had but that mean nothing here are
 // accepted and reported back so the caller can log them.
 import { invalidArgument } from '../errors';
+import { CRI_CONTAINER_TYPE, CRI_SANDBOX_ID } from './cri-annotations';
 import { isPedestal, PEDESTALS, type Pedestal } from './pedestals';
+import { MAX_MEMORY_MIB } from './resources';
+
+export { CRI_CONTAINER_TYPE, CRI_SANDBOX_ID } from './cri-annotations';
 
 export const ANNOTATION_PREFIX = 'org.openeuler.micrun.';
-export const CRI_CONTAINER_TYPE = 'io.kubernetes.cri.container-type';
-export const CRI_SANDBOX_ID = 'io.kubernetes.cri.sandbox-id';
 
-/** Upper bounds that catch unit mistakes (bytes given as MiB) before micad sees them. */
-const MAX_MEMORY_MIB = 1 << 20; // 1 TiB
+/** Upper bound that catches unit mistakes (bytes given as MiB) before micad sees them. */
 const MAX_VCPUS = 1024;
 
 export interface MicrunAnnotations {

@@ -10,6 +10,7 @@
 //   memory.limit      → memoryMiB = maxMemoryMiB = ceil(limit / MiB)
 //   memory.reservation→ the same when there is no limit
 import type { CreateParams, ResourceKey } from '../mica/types';
+import { createFieldMaxBytes, MAX_COMMAND_BYTES } from '../mica/wire';
 import { invalidArgument } from '../errors';
 import { formatCpuset, parseCpuset } from './cpuset';
 import type { LinuxCpu, LinuxMemory, LinuxResources } from './spec';
@@ -19,9 +20,9 @@ const MiB = 1024 * 1024;
 export const MAX_MEMORY_MIB = 1024 * 1024; // 1 TiB
 const DEFAULT_CFS_PERIOD_US = 100_000;
 /** micad reads one 32-byte buffer per command: "set <key> <value>" must fit in 31 bytes. */
-const MICAD_COMMAND_MAX = 31;
+const MICAD_COMMAND_MAX = MAX_COMMAND_BYTES;
 /** create_msg.cpu_str is char[128] including the terminating NUL. */
-const CREATE_CPUSTR_MAX = 127;
+const CREATE_CPUSTR_MAX = createFieldMaxBytes('cpu_str');
 
 export interface ResourceDefaults {
   /** [resources] default_memory_mib */

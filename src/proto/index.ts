@@ -38,3 +38,9 @@ export function packAny(typeName: string, value: Uint8Array): google.protobuf.An
 export function toAny<T>(typeName: string, type: MessageType<T>, message: T): google.protobuf.Any {
   return packAny(typeName, type.encode(message).finish());
 }
+
+/** A Date as google.protobuf.Timestamp (millisecond precision); undefined → the epoch, as Go's zero time is sent. */
+export function toTimestamp(date: Date | undefined): google.protobuf.Timestamp.$Properties {
+  const ms = (date ?? new Date(0)).getTime();
+  return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 };
+}

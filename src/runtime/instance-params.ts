@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { invalidArgument } from '../errors';
 import type { CreateParams } from '../mica/types';
+import { MAX_NAME_BYTES } from '../mica/wire';
 import type { MicrunAnnotations, EnvHints } from '../oci/annotations';
 import { isPedestal, pedestalOnWire, type Pedestal } from '../oci/pedestals';
 import type { GuestResources } from '../oci/resources';
@@ -45,7 +46,6 @@ function choosePedestal(annotation: Pedestal | undefined, hint: string | undefin
   return configured && isPedestal(configured) ? configured : '';
 }
 
-const MICAD_NAME_MAX = 65;
 
 /**
  * micad instance name: the container id, which is what operators see in `mica status` and in
@@ -54,6 +54,6 @@ const MICAD_NAME_MAX = 65;
  * it is also persisted in the record).
  */
 export function instanceName(id: string): string {
-  if (Buffer.byteLength(id) <= MICAD_NAME_MAX) return id;
+  if (Buffer.byteLength(id) <= MAX_NAME_BYTES) return id;
   return `${id.slice(0, 40)}-${createHash('sha256').update(id).digest('hex').slice(0, 16)}`;
 }

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { loadConfig } from '../config';
 import { createMicaClient } from '../mica/client';
 import { unmountRootfs } from '../oci/rootfs';
-import { containerd } from '../proto';
+import { containerd, toTimestamp } from '../proto';
 import { FileStateStore } from '../runtime/state-store';
 import type { ShimArgs } from './args';
 import { rememberedConfigPath } from './config-choice';
@@ -43,10 +43,5 @@ export async function runDelete(args: ShimArgs, env: NodeJS.ProcessEnv = process
   await unmountRootfs(path.join(bundle, 'rootfs'));
   await store.remove(args.id);
   await removeDeadSocket(bundle);
-  const ms = exitedAt.getTime();
-  return containerd.task.v2.DeleteResponse.encode({
-    pid: record?.pid ?? 0,
-    exitStatus,
-    exitedAt: { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 },
-  }).finish();
+  return containerd.task.v2.DeleteResponse.encode({ pid: record?.pid ?? 0, exitStatus, exitedAt: toTimestamp(exitedAt) }).finish();
 }

@@ -13,5 +13,5 @@
 export { parseArgs, usage, UsageError, SERVE_ACTION } from './args';
 export type { ShimAction, ShimArgs } from './args';
 export { socketPath, socketRoot, groupId, toAddress, DEFAULT_SOCKET_ROOT } from './socket-address';
-export { createTaskService, exitHandler, timestamp, TASK_SERVICE, TASK_SERVICE_V3 } from './task-service';
+export { createTaskService, exitHandler, TASK_SERVICE, TASK_SERVICE_V3 } from './task-service';
 export type { EventSink, OpenTaskIO, TaskEventType, TaskIOHandle, TaskMethod, TaskService, TaskServiceDeps } from './task-service';

@@ -4,7 +4,7 @@
 // (create → start → exit → delete). A failed Forward is retried with backoff on a fresh
 // connection (containerd may be restarting), then logged and dropped.
 import type { Logger } from 'pino';
-import { containerd, google, toAny, type MessageType } from '../proto';
+import { containerd, toAny, toTimestamp, type MessageType } from '../proto';
 import { TtrpcClient } from '../ttrpc';
 import type { EventSink, TaskEventType } from './task-service';
 
@@ -73,7 +73,7 @@ export class EventPublisher implements EventSink {
     // Encoded now, stamped now: the envelope time is when it happened, not when it got through.
     const request = ForwardRequest.encode({
       envelope: {
-        timestamp: nowTimestamp(),
+        timestamp: toTimestamp(new Date()),
         namespace: this.opts.namespace,
         topic,
         event: toAny(`containerd.events.${type}`, messageType, event),
@@ -141,11 +141,6 @@ export class EventPublisher implements EventSink {
     this.client = client;
     return client;
   }
-}
-
-function nowTimestamp(): google.protobuf.Timestamp.$Properties {
-  const ms = Date.now();
-  return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

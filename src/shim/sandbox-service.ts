@@ -9,12 +9,11 @@
 // Each method decodes its request, calls the runtime and encodes the reply; nothing else.
 import { constants } from 'node:os';
 import { deadlineExceeded, invalidArgument, notFound } from '../errors';
-import { containerd, io, packAny } from '../proto';
+import { containerd, io, packAny, toTimestamp } from '../proto';
 import type { Container, ContainerState } from '../runtime/container';
 import type { Runtime } from '../runtime/runtime';
 import type { Handler } from '../ttrpc';
 import { podSandboxAnnotations } from './pod-sandbox-options';
-import { timestamp } from './task-service';
 import { unary } from './unary';
 
 export const SANDBOX_SERVICE = 'containerd.runtime.sandbox.v1.Sandbox';
@@ -67,7 +66,7 @@ export function createSandboxService(deps: SandboxServiceDeps): SandboxService {
     StartSandbox: unary(S.StartSandboxRequest, S.StartSandboxResponse, async (req) => {
       sandboxOf(req.sandboxId);
       const { container } = await runtime.start(req.sandboxId);
-      return { pid: container.pid, createdAt: timestamp(new Date(container.record.createdAt)) };
+      return { pid: container.pid, createdAt: toTimestamp(new Date(container.record.createdAt)) };
     }),
 
     Platform: unary(S.PlatformRequest, S.PlatformResponse, async (req) => {
@@ -90,7 +89,7 @@ export function createSandboxService(deps: SandboxServiceDeps): SandboxService {
     WaitSandbox: unary(S.WaitSandboxRequest, S.WaitSandboxResponse, async (req, ctx) => {
       sandboxOf(req.sandboxId);
       const exit = await runtime.wait(req.sandboxId, ctx.signal);
-      return { exitStatus: exit.exitStatus, exitedAt: timestamp(exit.exitedAt) };
+      return { exitStatus: exit.exitStatus, exitedAt: toTimestamp(exit.exitedAt) };
     }),
 
     SandboxStatus: unary(S.SandboxStatusRequest, S.SandboxStatusResponse, async (req) => {
@@ -101,8 +100,8 @@ export function createSandboxService(deps: SandboxServiceDeps): SandboxService {
         pid: sandbox.pid,
         state: STATE[sandbox.state],
         info: (req.verbose ? { info: JSON.stringify(verboseInfo(runtime, sandbox, deps.shimPid)) } : {}) as Record<string, string>,
-        createdAt: timestamp(new Date(sandbox.record.createdAt)),
-        ...(exit ? { exitedAt: timestamp(exit.exitedAt) } : {}),
+        createdAt: toTimestamp(new Date(sandbox.record.createdAt)),
+        ...(exit ? { exitedAt: toTimestamp(exit.exitedAt) } : {}),
       };
     }),
 
@@ -144,7 +143,7 @@ export function createSandboxService(deps: SandboxServiceDeps): SandboxService {
         memory: { usage: { usage: memory } },
       }).finish();
       return {
-        metrics: { timestamp: timestamp(new Date()), id: req.sandboxId, data: packAny('io.containerd.cgroups.v1.Metrics', metrics) },
+        metrics: { timestamp: toTimestamp(new Date()), id: req.sandboxId, data: packAny('io.containerd.cgroups.v1.Metrics', metrics) },
       };
     }),
   } satisfies SandboxService;

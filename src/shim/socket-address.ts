@@ -5,10 +5,9 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { DaemonGrouping } from '../config';
+import { CRI_CONTAINER_TYPE, CRI_SANDBOX_ID } from '../oci/cri-annotations';
 
 export const DEFAULT_SOCKET_ROOT = '/run/containerd/s';
-export const CRI_CONTAINER_TYPE = 'io.kubernetes.cri.container-type';
-export const CRI_SANDBOX_ID = 'io.kubernetes.cri.sandbox-id';
 
 /** `MICRUN_SHIM_SOCKET_DIR` (tests, non-default layouts) else containerd's socket root. */
 export function socketRoot(env: NodeJS.ProcessEnv = process.env): string {

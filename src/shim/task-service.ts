@@ -6,7 +6,7 @@
 // exit detection begins (runtime.watch after publish in Start), TaskExit comes from the single
 // exit path (daemon.ts onExit), TaskDelete only after the container stopped.
 import { invalidArgument, unimplemented } from '../errors';
-import { containerd, google, io, packAny } from '../proto';
+import { containerd, google, io, packAny, toTimestamp } from '../proto';
 import type { Container, ContainerState, Stdio } from '../runtime/container';
 import type { Runtime, RuntimeDeps } from '../runtime/runtime';
 import type { Handler } from '../ttrpc';
@@ -118,7 +118,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
         stderr: stdio.stderr,
         terminal: stdio.terminal,
         exitStatus: c.exitInfo?.exitStatus ?? 0,
-        exitedAt: timestamp(c.exitInfo?.exitedAt),
+        exitedAt: toTimestamp(c.exitInfo?.exitedAt),
         execId: '',
       };
     }),
@@ -136,7 +136,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
       const exit = await runtime.delete(req.id);
       await ios.get(req.id)?.close();
       ios.delete(req.id);
-      const exitedAt = timestamp(exit.exitedAt);
+      const exitedAt = toTimestamp(exit.exitedAt);
       events.publish('TaskDelete', { containerId: req.id, pid: exit.pid, exitStatus: exit.exitStatus, exitedAt, id: '' });
       return { pid: exit.pid, exitStatus: exit.exitStatus, exitedAt };
     }),
@@ -144,7 +144,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
     Wait: unary(T.WaitRequest, T.WaitResponse, async (req, ctx) => {
       refuseExec(req.execId);
       const exit = await runtime.wait(req.id, ctx.signal);
-      return { exitStatus: exit.exitStatus, exitedAt: timestamp(exit.exitedAt) };
+      return { exitStatus: exit.exitStatus, exitedAt: toTimestamp(exit.exitedAt) };
     }),
 
     Pids: unary(T.PidsRequest, T.PidsResponse, async (req) => ({ processes: [{ pid: get(req.id).pid }] })),
@@ -229,7 +229,7 @@ export function exitHandler(ios: Map<string, TaskIOHandle>, events: EventSink): 
       id: container.id, // the init process: CRI matches TaskExit.id against the container id
       pid: container.pid,
       exitStatus: exit.exitStatus,
-      exitedAt: timestamp(exit.exitedAt),
+      exitedAt: toTimestamp(exit.exitedAt),
     });
   };
 }
@@ -237,11 +237,6 @@ export function exitHandler(ios: Map<string, TaskIOHandle>, events: EventSink): 
 
 function refuseExec(execId: string | null | undefined): void {
   if (execId) throw unimplemented(`exec processes are not supported by micrun (exec id ${execId})`);
-}
-
-export function timestamp(date: Date | undefined): google.protobuf.Timestamp.$Properties {
-  const ms = (date ?? new Date(0)).getTime();
-  return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 };
 }
 
 /** OCI structures travel as an Any whose value is JSON (typeurl's non-protobuf encoding). */

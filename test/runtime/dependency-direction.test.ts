@@ -55,7 +55,7 @@ describe('dependency direction', () => {
   test('the start one-shot and the early daemon path import only node built-ins and light shim modules', () => {
     const light = new Set([
       'shim/args', 'shim/socket-address', 'shim/socket-probe', 'shim/early-listener', 'shim/startup-failure', 'shim/bootstrap', 'shim/config-choice',
-      'shim/start-options', 'config', 'errors', 'shim/daemon',
+      'shim/start-options', 'config', 'errors', 'shim/daemon', 'oci/cri-annotations',
     ]);
     const oneShotModules = ['start.ts', 'serve.ts', 'early-listener.ts', 'startup-failure.ts', 'args.ts', 'socket-address.ts', 'socket-probe.ts'];
     for (const name of [...oneShotModules, 'bootstrap.ts', 'config-choice.ts', 'start-options.ts']) {
