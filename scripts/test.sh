@@ -20,10 +20,7 @@ results=test-results/vitest.json
 mkdir -p test-results
 status=0
 npx vitest run --reporter=default --reporter=json --outputFile.json="$results" "$@" || status=$?
-# One plain closing line with the counts, whatever the reporter printed above.
-node -e '
-  const r = require(process.argv[1]);
-  const skipped = r.numPendingTests + r.numTodoTests;
-  console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed` + (skipped ? `, ${skipped} skipped` : ""));
-' "$PWD/$results" || true
+# Plain closing lines with the counts, in total and per containerd version, whatever the
+# reporter printed above.
+node scripts/lib/test-summary.mjs "$results" || true
 exit "$status"

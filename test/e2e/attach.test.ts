@@ -5,36 +5,27 @@ import type { ChildProcess } from 'node:child_process';
 import { closeSync, constants, mkdtempSync, openSync, readdirSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, expect, test } from 'vitest';
 import { taskStatus as ctrTaskStatus, type Containerd } from './harness/containerd';
 import { micadInstances } from './harness/leftovers';
 import type { MicadSim } from './harness/micad-sim';
-import { startMicrunStack, type MicrunStack } from './harness/micrun-stack';
+import { describeEachContainerd, useBuildStack } from './harness/matrix';
 import { startInteractive, stopChild, waitFor, type Interactive } from './harness/processes';
 
 const RUNTIME = 'io.containerd.mica.v2';
 const ECHO = 'docker.io/micrun-test/echo:attach';
 const work = mkdtempSync(path.join(tmpdir(), 'micrun-attach-e2e-'));
-const fifoDir = path.join(work, 'fifo');
-let stack: MicrunStack | undefined;
+/** ctr's --fifo-dir, one per build: a later build must not find an earlier one's fifos. */
+let fifoDir: string;
 let sim: MicadSim;
 let ctd: Containerd;
 const started: ChildProcess[] = [];
 
-beforeAll(async () => {
-  stack = await startMicrunStack({ stateDir: path.join(work, 'state'), images: [['echo', ECHO]] });
-  ({ sim, ctd } = stack);
-});
-
-afterAll(async () => {
-  for (const child of started) await stopChild(child, 2_000);
-  await stack?.destroy();
-  rmSync(work, { recursive: true, force: true });
-});
+afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 /** A ctr process with piped stdio, its output collected. stdin stays open until endInput(). */
 function ctr(args: string[]): Interactive {
-  const client = startInteractive('ctr', ['--address', ctd.address, '--namespace', 'default', ...args]);
+  const client = startInteractive(ctd.ctrPath, ['--address', ctd.address, '--namespace', 'default', ...args]);
   started.push(client.child);
   return client;
 }
@@ -50,7 +41,17 @@ function findFifo(name: string): string {
 const instanceGone = (id: string) => !micadInstances(sim.socketDir).includes(`${id}.socket`);
 const taskStatus = (id: string) => ctrTaskStatus(ctd, id);
 
-describe('stdin EOF and attach without a terminal', () => {
+describeEachContainerd('stdin EOF and attach without a terminal', (build) => {
+  useBuildStack(build, work, {
+    stack: { images: [['echo', ECHO]] },
+    clients: started,
+    started(stack, buildDir) {
+      ({ sim, ctd } = stack);
+      fifoDir = path.join(buildDir, 'fifo');
+    },
+  });
+
+
   test('echo hi | ctr run: the bytes arrive, EOF does not stop the task, only kill does', async () => {
     const id = 'stdin-eof';
     const client = ctr(['run', '--rm', '--fifo-dir', fifoDir, '--runtime', RUNTIME, ECHO, id]);

@@ -5,30 +5,23 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, expect, test } from 'vitest';
 import { repoRoot, taskStatus as ctrTaskStatus, type Containerd } from './harness/containerd';
 import { micadInstances } from './harness/leftovers';
 import type { MicadSim } from './harness/micad-sim';
-import { startMicrunStack, type MicrunStack } from './harness/micrun-stack';
+import { describeEachContainerd, useBuildStack } from './harness/matrix';
 import { isAlive, waitFor } from './harness/processes';
 
 const RUNTIME = 'io.containerd.mica.v2';
 const IMAGES = { echo: 'docker.io/micrun-test/echo:log', exit3: 'docker.io/micrun-test/exit-3:log' };
 const LOGGER = path.join(repoRoot, 'test', 'fixtures', 'logger', 'logger.sh');
 const work = mkdtempSync(path.join(tmpdir(), 'micrun-log-e2e-'));
-let stack: MicrunStack | undefined;
+/** This build's own dir below work: the log files of one build must not see another's runs. */
+let buildDir: string;
 let sim: MicadSim;
 let ctd: Containerd;
 
-beforeAll(async () => {
-  stack = await startMicrunStack({ stateDir: path.join(work, 'state'), images: [['echo', IMAGES.echo], ['exit-3', IMAGES.exit3]] });
-  ({ sim, ctd } = stack);
-});
-
-afterAll(async () => {
-  await stack?.destroy();
-  rmSync(work, { recursive: true, force: true });
-});
+afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const instanceGone = (id: string) => !micadInstances(sim.socketDir).includes(`${id}.socket`);
 
@@ -42,9 +35,18 @@ async function killAndDelete(id: string): Promise<void> {
   await waitFor(() => instanceGone(id), { what: `${id} micad instance removed`, timeoutMs: 10_000 });
 }
 
-describe('ctr run --log-uri', () => {
+describeEachContainerd('ctr run --log-uri', (build) => {
+  useBuildStack(build, work, {
+    stack: { images: [['echo', IMAGES.echo], ['exit-3', IMAGES.exit3]] },
+    started(stack, dir) {
+      ({ sim, ctd } = stack);
+      buildDir = dir;
+    },
+  });
+
+
   test('file:// appends the console of a run-to-completion task to the file; ctr run returns its exit code', async () => {
-    const log = path.join(work, 'logs', 'exit3.log');
+    const log = path.join(buildDir, 'logs', 'exit3.log');
     const r1 = await ctd.ctr(['run', '--rm', '--runtime', RUNTIME, '--log-uri', `file://${log}`, IMAGES.exit3, 'log-file-1'], { timeoutMs: 60_000 });
     expect(r1.code, r1.stderr).toBe(3);
     expect(r1.stdout).not.toContain('exiting with code 3'); // it went to the file, not to ctr
@@ -61,7 +63,7 @@ describe('ctr run --log-uri', () => {
   });
 
   test('file:// keeps appending a detached task console after earlier content', async () => {
-    const log = path.join(work, 'detached.log');
+    const log = path.join(buildDir, 'detached.log');
     writeFileSync(log, 'line written before the task\n');
     const id = 'log-file-d';
     const r = await ctd.ctr(['run', '-d', '--runtime', RUNTIME, '--log-uri', `file://${log}`, IMAGES.echo, id]);
@@ -72,7 +74,7 @@ describe('ctr run --log-uri', () => {
   });
 
   test('binary:// starts the logging binary with fds 3/4/5, query args and only CONTAINER_ID/CONTAINER_NAMESPACE; it gets the banner and stops after the task', async () => {
-    const prefix = path.join(work, 'bin-logger');
+    const prefix = path.join(buildDir, 'bin-logger');
     const id = 'log-binary';
     // Shaped like nerdctl's log driver URI (binary:///usr/local/bin/nerdctl?_NERDCTL_INTERNAL_LOGGING=<dir>).
     const nerdctlKey = '_NERDCTL_INTERNAL_LOGGING';
@@ -102,7 +104,7 @@ describe('ctr run --log-uri', () => {
   });
 
   test('binary:// with a binary that does not exist fails ctr run with a message naming it and leaves nothing', async () => {
-    const missing = path.join(work, 'no-such-logger');
+    const missing = path.join(buildDir, 'no-such-logger');
     const id = 'log-missing';
     const r = await ctd.ctr(['run', '-d', '--runtime', RUNTIME, '--log-uri', `binary://${missing}`, IMAGES.echo, id]);
     expect(r.code).not.toBe(0);

@@ -14,8 +14,8 @@ import { socketPath } from '../../src/shim/socket-address';
 import { TtrpcClient } from '../../src/ttrpc';
 import { distDir, type Containerd } from './harness/containerd';
 import { micadInstances, shimDaemons, stopShimDaemons } from './harness/leftovers';
-import { firmwarePath, type MicadSim } from './harness/micad-sim';
-import { startMicrunStack, type MicrunStack } from './harness/micrun-stack';
+import { describeEachContainerd, useBuildStack } from './harness/matrix';
+import { firmwarePath, startMicadSim, type MicadSim } from './harness/micad-sim';
 import { isAlive, run, stopChild, waitFor } from './harness/processes';
 
 const SHIM = path.join(distDir, 'containerd-shim-mica-v2.js');
@@ -24,19 +24,12 @@ const ECHO = 'docker.io/micrun-test/echo:e2e';
 const EXIT3 = 'docker.io/micrun-test/exit-3:e2e';
 const work = mkdtempSync(path.join(tmpdir(), 'micrun-shim-bin-'));
 const stateDir = path.join(work, 'state');
-let stack: MicrunStack | undefined;
 let sim: MicadSim;
 let ctd: Containerd;
-
-beforeAll(async () => {
-  stack = await startMicrunStack({ stateDir, images: [['echo', ECHO], ['exit-3', EXIT3]] });
-  ({ sim, ctd } = stack);
-});
 
 afterAll(async () => {
   // Daemons the tests below start without containerd, on socket dirs of their own.
   for (const dir of ['s', 's2', 's3']) await stopShimDaemons(path.join(work, dir));
-  await stack?.destroy();
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -219,6 +212,13 @@ describe('one-shot actions', () => {
 });
 
 describe('daemon without containerd (driven over ttrpc)', () => {
+  beforeAll(async () => {
+    sim = await startMicadSim();
+  });
+  afterAll(async () => {
+    await sim?.stop();
+  });
+
   test('SIGTERM stops the daemon but leaves the instance running; the delete one-shot then cleans up', async () => {
     const socketDir = path.join(work, 's2');
     const env = { MICRUN_SHIM_SOCKET_DIR: socketDir, MICRUN_STATE_DIR: stateDir, MICRUN_MICA_SOCKET_DIR: sim.socketDir };
@@ -279,9 +279,20 @@ describe('daemon without containerd (driven over ttrpc)', () => {
   });
 });
 
-describe('under containerd', () => {
+describeEachContainerd('under containerd', (build) => {
+  // The shims' state of this build's containerd, apart from the one-shot tests' stateDir.
+  let ctdStateDir: string;
+  useBuildStack(build, work, {
+    stack: { images: [['echo', ECHO], ['exit-3', EXIT3]] },
+    started(stack, buildDir) {
+      ({ sim, ctd } = stack);
+      ctdStateDir = path.join(buildDir, 'state');
+    },
+  });
+
+
   test('containerd receives create → start → exit → delete in order, with the exit code', async () => {
-    const events = spawn('ctr', ['--address', ctd.address, 'events'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const events = spawn(ctd.ctrPath, ['--address', ctd.address, 'events'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     events.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     try {
@@ -327,7 +338,7 @@ describe('under containerd', () => {
     expect(existsSync(socketPath(ctd.shimSocketDir, ctd.address, 'default', id))).toBe(false);
     expect((await ctd.ctr(['task', 'ls'])).stdout).not.toMatch(new RegExp(`^${id} `, 'm'));
     expect((await ctd.ctr(['container', 'ls', '-q'])).stdout.split('\n')).not.toContain(id);
-    expect(existsSync(path.join(stateDir, 'containers', id))).toBe(false);
+    expect(existsSync(path.join(ctdStateDir, 'containers', id))).toBe(false);
     expect(instances()).not.toContain(`${id}.socket`);
   });
 

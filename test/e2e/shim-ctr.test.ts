@@ -1,20 +1,20 @@
-// containerd 1.6 + ctr drive containerd-shim-mica-v2 against micad-sim running the firmware in
+// containerd (1.6, 1.7 and 2.x) + ctr drive containerd-shim-mica-v2 against micad-sim running the firmware in
 // qemu-system-arm: run to completion, detached lifecycle, stdin, many containers, and a firmware
 // lookup failure that must leave nothing behind.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, expect, test } from 'vitest';
 import { taskStatus as ctrTaskStatus, type Containerd } from './harness/containerd';
 import { micadInstances, shimDaemons as leftoverShimDaemons } from './harness/leftovers';
 import type { MicadSim } from './harness/micad-sim';
-import { startMicrunStack, type MicrunStack } from './harness/micrun-stack';
+import { describeEachContainerd, useBuildStack } from './harness/matrix';
 import { waitFor } from './harness/processes';
 
 const RUNTIME = 'io.containerd.mica.v2';
 const work = mkdtempSync(path.join(tmpdir(), 'micrun-shim-e2e-'));
-const stateDir = path.join(work, 'state');
+let stateDir: string;
 let sim: MicadSim;
 let ctd: Containerd;
 
@@ -24,17 +24,7 @@ const IMAGES = {
   nofw: 'docker.io/micrun-test/no-firmware:e2e',
 };
 
-let stack: MicrunStack | undefined;
-
-beforeAll(async () => {
-  stack = await startMicrunStack({ stateDir, images: [['echo', IMAGES.echo], ['exit-3', IMAGES.exit3]] });
-  ({ sim, ctd } = stack);
-});
-
-afterAll(async () => {
-  await stack?.destroy();
-  rmSync(work, { recursive: true, force: true });
-});
+afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 /** Instances micad-sim still has (its per-instance sockets). */
 const instances = () => micadInstances(sim.socketDir);
@@ -42,7 +32,16 @@ const instances = () => micadInstances(sim.socketDir);
 const shimDaemons = () => leftoverShimDaemons(ctd.shimSocketDir);
 const taskStatus = (id: string) => ctrTaskStatus(ctd, id);
 
-describe('ctr + containerd 1.6 + micad-sim', () => {
+describeEachContainerd('ctr + micad-sim', (build) => {
+  useBuildStack(build, work, {
+    stack: { images: [['echo', IMAGES.echo], ['exit-3', IMAGES.exit3]] },
+    started(stack, buildDir) {
+      ({ sim, ctd } = stack);
+      stateDir = path.join(buildDir, 'state');
+    },
+  });
+
+
   test('ctr run --rm prints the firmware output and returns its exit code', async () => {
     const r = await ctd.ctr(['run', '--rm', '--runtime', RUNTIME, IMAGES.exit3, 'exit3-a'], { timeoutMs: 60_000 });
     expect(r.stdout).toContain('micrun exit firmware starting');
@@ -100,7 +99,7 @@ describe('ctr + containerd 1.6 + micad-sim', () => {
 
   test('stdin reaches the echo firmware (ctr run, stdin attached)', async () => {
     const id = 'echo-i';
-    const child = spawn('ctr', ['--address', ctd.address, 'run', '--rm', '--runtime', RUNTIME, IMAGES.echo, id], {
+    const child = spawn(ctd.ctrPath, ['--address', ctd.address, 'run', '--rm', '--runtime', RUNTIME, IMAGES.echo, id], {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let out = '';

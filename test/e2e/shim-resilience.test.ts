@@ -1,15 +1,16 @@
-// The shim under stress and failure, with real containerd 1.6, ctr, micad-sim and qemu:
+// The shim under stress and failure, with real containerd (1.6, 1.7, 2.x), ctr, micad-sim and qemu:
 // 10 containers at once, containerd restarted under a running container, the shim daemon
 // SIGKILLed, and an image without firmware (Create fails, nothing left behind).
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, expect, test } from 'vitest';
 import { createMicaClient } from '../../src/mica/client';
 import { startContainerd, taskStatus as ctrTaskStatus, type Containerd } from './harness/containerd';
 import { importFirmwareImage } from './harness/firmware-image';
 import { micadInstances, mountsUnder, qemuChildren as leftoverQemu, shimDaemons as leftoverShimDaemons } from './harness/leftovers';
+import { describeEachContainerd } from './harness/matrix';
 import { firmwarePath, startMicadSim, type MicadSim } from './harness/micad-sim';
 import { ociArchive } from './harness/oci-archive';
 import { isAlive, stopChild, waitFor } from './harness/processes';
@@ -18,7 +19,7 @@ const RUNTIME = 'io.containerd.mica.v2';
 const ECHO = 'docker.io/micrun-test/echo:e2e';
 const NOFW = 'docker.io/micrun-test/no-firmware:e2e';
 const work = mkdtempSync(path.join(tmpdir(), 'micrun-shim-res-'));
-const stateDir = path.join(work, 'state');
+let stateDir: string;
 let sim: MicadSim;
 const retired: MicadSim[] = [];
 let ctd: Containerd;
@@ -28,22 +29,7 @@ const env = () => ({ MICRUN_MICA_SOCKET_DIR: sim.socketDir, MICRUN_STATE_DIR: st
 const noFirmwareArchive = () =>
   ociArchive(NOFW, [{ name: 'README', data: Buffer.from('no firmware here\n'), mode: 0o644 }], { Entrypoint: ['/firmware.elf'] });
 
-beforeAll(async () => {
-  sim = await startMicadSim();
-  ctd = await startContainerd({ env: env() });
-  await importFirmwareImage(ctd, firmwarePath('echo'), ECHO);
-  const nofw = path.join(work, 'nofw.tar');
-  writeFileSync(nofw, noFirmwareArchive());
-  const imported = await ctd.ctr(['image', 'import', nofw]);
-  expect(imported.code, imported.stderr).toBe(0);
-});
-
-afterAll(async () => {
-  await ctd?.destroy();
-  await sim?.stop();
-  for (const old of retired) await old.stop();
-  rmSync(work, { recursive: true, force: true });
-});
+afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const instances = () => micadInstances(sim.socketDir);
 const shimDaemons = () => leftoverShimDaemons(ctd.shimSocketDir);
@@ -60,7 +46,26 @@ async function removeAll(ids: string[]): Promise<void> {
   }
 }
 
-describe('shim resilience', () => {
+describeEachContainerd('shim resilience', (build) => {
+  beforeAll(async () => {
+    const dir = path.join(work, build.version);
+    stateDir = path.join(dir, 'state');
+    mkdirSync(dir, { recursive: true });
+    sim = await startMicadSim();
+    ctd = await startContainerd({ env: env(), build });
+    await importFirmwareImage(ctd, firmwarePath('echo'), ECHO);
+    const nofw = path.join(dir, 'nofw.tar');
+    writeFileSync(nofw, noFirmwareArchive());
+    const imported = await ctd.ctr(['image', 'import', nofw]);
+    expect(imported.code, imported.stderr).toBe(0);
+  });
+
+  afterAll(async () => {
+    await ctd?.destroy();
+    await sim?.stop();
+    for (const old of retired.splice(0)) await old.stop();
+  });
+
   test('10 containers at once, each with its own daemon, all cleaned up', async () => {
     const ids = Array.from({ length: 10 }, (_, i) => `many-${i}`);
     const results = await Promise.all(ids.map((id) => ctd.ctr(['run', '-d', '--runtime', RUNTIME, ECHO, id], { timeoutMs: 90_000 })));
@@ -79,7 +84,7 @@ describe('shim resilience', () => {
     expect((await ctd.ctr(['run', '-d', '--runtime', RUNTIME, ECHO, id])).code).toBe(0);
     const [daemon] = shimDaemons();
     await ctd.stop();
-    ctd = await startContainerd({ env: env(), dir: ctd.dir });
+    ctd = await startContainerd({ env: env(), dir: ctd.dir, build });
     expect(isAlive(daemon!)).toBe(true);
     await waitFor(async () => (await taskStatus(id)) === 'RUNNING', { what: 'task listed after restart', timeoutMs: 15_000 });
     expect((await ctd.ctr(['task', 'kill', id])).code).toBe(0);
@@ -96,7 +101,7 @@ describe('shim resilience', () => {
     expect((await ctd.ctr(['run', '-d', '--runtime', RUNTIME, ECHO, id])).code).toBe(0);
     expect(instances()).toEqual([`${id}.socket`]);
     expect(qemuChildren()).toHaveLength(1);
-    const events = spawn('ctr', ['--address', ctd.address, 'events'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const events = spawn(ctd.ctrPath, ['--address', ctd.address, 'events'], { stdio: ['ignore', 'pipe', 'ignore'] });
     let seen = '';
     events.stdout!.on('data', (d: Buffer) => (seen += d.toString()));
     try {

@@ -8,34 +8,25 @@ import type { ChildProcess } from 'node:child_process';
 import { closeSync, constants, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, expect, test } from 'vitest';
 import { createMicaClient } from '../../src/mica/client';
 import { getWindowSize } from '../../src/mica/pty';
 import { taskStatus as ctrTaskStatus, type Containerd } from './harness/containerd';
 import { micadInstances } from './harness/leftovers';
 import type { MicadSim } from './harness/micad-sim';
-import { startMicrunStack, type MicrunStack } from './harness/micrun-stack';
+import { describeEachContainerd, useBuildStack } from './harness/matrix';
 import { isAlive, run, startInteractive, stopChild, waitFor, type Interactive } from './harness/processes';
 
 const RUNTIME = 'io.containerd.mica.v2';
 const ECHO = 'docker.io/micrun-test/echo:tty';
 const work = mkdtempSync(path.join(tmpdir(), 'micrun-tty-e2e-'));
-const fifoDir = path.join(work, 'fifo');
-let stack: MicrunStack | undefined;
+/** ctr's --fifo-dir, one per build: a later build must not find an earlier one's fifos. */
+let fifoDir: string;
 let sim: MicadSim;
 let ctd: Containerd;
 const started: ChildProcess[] = [];
 
-beforeAll(async () => {
-  stack = await startMicrunStack({ stateDir: path.join(work, 'state'), images: [['echo', ECHO]] });
-  ({ sim, ctd } = stack);
-});
-
-afterAll(async () => {
-  for (const child of started) await stopChild(child, 2_000);
-  await stack?.destroy();
-  rmSync(work, { recursive: true, force: true });
-});
+afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 /**
  * A command running on the slave of a fresh pty (`script`), fed and read through the master;
@@ -48,7 +39,7 @@ function inPty(shellCommand: string): Interactive {
   return session;
 }
 
-const ctrCommand = (args: string) => `ctr --address ${ctd.address} --namespace default ${args}`;
+const ctrCommand = (args: string) => `${ctd.ctrPath} --address ${ctd.address} --namespace default ${args}`;
 
 /** The ctr process under `script` (script → sh → exec ctr). */
 function ctrUnder(scriptPid: number): number | undefined {
@@ -80,7 +71,17 @@ async function consoleSize(id: string): Promise<{ cols: number; rows: number }> 
 
 const taskStatus = (id: string) => ctrTaskStatus(ctd, id);
 
-describe('ctr run -t / ctr task attach through a real pty', () => {
+describeEachContainerd('ctr run -t / ctr task attach through a real pty', (build) => {
+  useBuildStack(build, work, {
+    stack: { images: [['echo', ECHO]] },
+    clients: started,
+    started(stack, buildDir) {
+      ({ sim, ctd } = stack);
+      fifoDir = path.join(buildDir, 'fifo');
+    },
+  });
+
+
   const id = 'tty-1';
 
   test('raw console both ways, size and resize reach the console pty, Ctrl-C is a byte for the firmware', async () => {

@@ -3,9 +3,11 @@
 // with protobufjs at run time. Replies are plain objects: int64 as number, enums as their names
 // ("CONTAINER_RUNNING"), absent fields as their defaults. A failed call rejects with a CriError
 // carrying the gRPC status code, so tests can assert on Unimplemented, NotFound, …
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
+import type { ContainerdBuild } from './containerd-builds';
 import { repoRoot } from './containerd';
 
 export const CRI_PROTO = path.join(repoRoot, 'protos', 'cri', 'runtime', 'v1', 'api.proto');
@@ -103,4 +105,39 @@ export function hostNetworkPod(opts: {
       security_context: { namespace_options: { network: 'NODE', pid: 'CONTAINER', ipc: 'POD' } },
     },
   };
+}
+
+/** The containerd config snippet micrun ships for a build's line, as admins copy it. */
+export function shippedConfigFile(build: ContainerdBuild): string {
+  return path.join(repoRoot, 'configs', build.major >= 2 ? 'containerd-2.x.toml' : 'containerd-1.6-1.7.toml');
+}
+
+/**
+ * The shipped snippet of this build's line (configs/containerd-1.6-1.7.toml or
+ * configs/containerd-2.x.toml) used as shipped, so the file admins copy is the one tested. Only
+ * what is this machine's goes around it: the version header is startContainerd's, the pause image
+ * is the test's local one, restrict_oom_score_adj is uncommented (containerd here has no
+ * CAP_SYS_RESOURCE to lower its children's score below its own), and the CNI dirs are the test's.
+ * Throws if the shipped file no longer has the lines replaced here, instead of testing a config
+ * that silently differs.
+ */
+export function shippedCriConfig(build: ContainerdBuild, opts: { pauseImage: string; cniBinDir: string; cniConfDir: string }): string {
+  const file = shippedConfigFile(build);
+  const shipped = readFileSync(file, 'utf8');
+  const v3 = build.major >= 2;
+  const edits: [RegExp, string][] = [
+    [v3 ? /^version = 3\n/m : /^version = 2\n/m, ''],
+    [v3 ? /^(\s*sandbox = ).*$/m : /^(\s*sandbox_image = ).*$/m, `$1"${opts.pauseImage}"`],
+    [/^(\s*)# (restrict_oom_score_adj = true)$/m, '$1$2'],
+  ];
+  let config = shipped;
+  for (const [pattern, replacement] of edits) {
+    if (!pattern.test(config)) throw new Error(`${file} has no line matching ${pattern}: update shippedCriConfig with it`);
+    config = config.replace(pattern, replacement);
+  }
+  // 2.x reads a list of CNI bin dirs (bin_dir is deprecated there and logs a warning).
+  const cni = v3
+    ? ["[plugins.'io.containerd.cri.v1.runtime'.cni]", `  bin_dirs = ["${opts.cniBinDir}"]`]
+    : ['[plugins."io.containerd.grpc.v1.cri".cni]', `  bin_dir = "${opts.cniBinDir}"`];
+  return [config, ...cni, `  conf_dir = "${opts.cniConfDir}"`].join('\n');
 }
