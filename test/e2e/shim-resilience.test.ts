@@ -2,7 +2,7 @@
 // 10 containers at once, containerd restarted under a running container, the shim daemon
 // SIGKILLed, and an image without firmware (Create fails, nothing left behind).
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -10,7 +10,7 @@ import { createMicaClient } from '../../src/mica/client';
 import { startContainerd, taskStatus as ctrTaskStatus, type Containerd } from './harness/containerd';
 import { importFirmwareImage } from './harness/firmware-image';
 import { micadInstances, mountsUnder, qemuChildren as leftoverQemu, shimDaemons as leftoverShimDaemons } from './harness/leftovers';
-import { describeEachContainerd } from './harness/matrix';
+import { atLeast, describeEachContainerd } from './harness/matrix';
 import { firmwarePath, startMicadSim, type MicadSim } from './harness/micad-sim';
 import { ociArchive } from './harness/oci-archive';
 import { isAlive, stopChild, waitFor } from './harness/processes';
@@ -83,10 +83,22 @@ describeEachContainerd('shim resilience', (build) => {
     const id = 'survivor';
     expect((await ctd.ctr(['run', '-d', '--runtime', RUNTIME, ECHO, id])).code).toBe(0);
     const [daemon] = shimDaemons();
+    // How the restarted containerd finds the daemon differs by version: 1.6/1.7 re-read
+    // <bundle>/address; 2.x re-reads the bootstrap.json it wrote from start's output (our default
+    // bare address, which it records as version 2 over ttrpc).
+    const bundle = path.join(ctd.state, 'io.containerd.runtime.v2.task', 'default', id);
+    const address = readFileSync(path.join(bundle, 'address'), 'utf8');
+    const bootstrap = path.join(bundle, 'bootstrap.json');
+    const expectBootstrap = () => {
+      if (atLeast(build, 2)) expect(JSON.parse(readFileSync(bootstrap, 'utf8'))).toEqual({ version: 2, address, protocol: 'ttrpc' });
+      else expect(existsSync(bootstrap)).toBe(false);
+    };
+    expectBootstrap();
     await ctd.stop();
     ctd = await startContainerd({ env: env(), dir: ctd.dir, build });
     expect(isAlive(daemon!)).toBe(true);
     await waitFor(async () => (await taskStatus(id)) === 'RUNNING', { what: 'task listed after restart', timeoutMs: 15_000 });
+    expectBootstrap();
     expect((await ctd.ctr(['task', 'kill', id])).code).toBe(0);
     await waitFor(async () => (await taskStatus(id)) === 'STOPPED', { what: 'STOPPED', timeoutMs: 10_000 });
     const del = await ctd.ctr(['task', 'delete', id]);
