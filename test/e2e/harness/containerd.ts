@@ -26,6 +26,11 @@ export interface ContainerdOptions {
   /** Which containerd build runs (default: Debian 12's, /usr/bin). */
   build?: ContainerdBuild;
   /**
+   * A network namespace (`ip netns add` name) to run containerd in: the CNI bridge and pod
+   * addresses it makes then exist only there. ctr and CRI clients still reach it (unix sockets).
+   */
+  netns?: string;
+  /**
    * A whole config.toml instead of the generated one (with `dir`): it must put root, state and
    * the gRPC / ttrpc sockets at containerdPaths(dir) — e.g. `containerd config default` with
    * those keys rewritten and `micrun install` applied (test/e2e/install-cri.test.ts).
@@ -128,7 +133,10 @@ export async function startContainerd(opts: ContainerdOptions = {}): Promise<Con
     PATH: `${binDir}:${build.binDir}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`,
     MICRUN_SHIM_SOCKET_DIR: shimSocketDir,
   };
-  const child: ChildProcess = spawn(path.join(build.binDir, 'containerd'), ['--config', configPath], {
+  const containerdArgv = [path.join(build.binDir, 'containerd'), '--config', configPath];
+  // `ip netns exec` enters the namespace and execs containerd: the child's PID is containerd's.
+  const [command, ...argv] = opts.netns ? ['ip', 'netns', 'exec', opts.netns, ...containerdArgv] : containerdArgv;
+  const child: ChildProcess = spawn(command!, argv, {
     env,
     stdio: ['ignore', logFd, logFd],
   });

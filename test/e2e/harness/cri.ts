@@ -9,6 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import type { ContainerdBuild } from './containerd-builds';
 import { repoRoot } from './containerd';
+import { waitFor } from './processes';
 
 export const CRI_PROTO = path.join(repoRoot, 'protos', 'cri', 'runtime', 'v1', 'api.proto');
 
@@ -140,4 +141,25 @@ export function shippedCriConfig(build: ContainerdBuild, opts: { pauseImage: str
     ? ["[plugins.'io.containerd.cri.v1.runtime'.cni]", `  bin_dirs = ["${opts.cniBinDir}"]`]
     : ['[plugins."io.containerd.grpc.v1.cri".cni]', `  bin_dir = "${opts.cniBinDir}"`];
   return [config, ...cni, `  conf_dir = "${opts.cniConfDir}"`].join('\n');
+}
+
+/**
+ * Connects to containerd's CRI and resolves once it knows every image in `images`: CRI learns
+ * about `ctr image import`ed images from containerd's image events, a moment after the import.
+ */
+export async function connectCriWithImages(socketPath: string, images: readonly string[]): Promise<CriClient> {
+  const cri = connectCri(socketPath);
+  try {
+    await waitFor(
+      async () => {
+        for (const image of images) if (!(await cri.image('ImageStatus', { image: { image } })).image) return false;
+        return true;
+      },
+      { what: `CRI to know ${images.join(', ')}`, timeoutMs: 20_000, intervalMs: 200 },
+    );
+  } catch (err) {
+    cri.close();
+    throw err;
+  }
+  return cri;
 }
