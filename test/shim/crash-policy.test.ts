@@ -1,7 +1,12 @@
 // Regression (issue 11 item 6): the daemon logged uncaught exceptions and unhandled rejections
 // and kept serving with memory it could no longer trust. Crash-only now: log with the stack,
 // unlink the socket, exit 1 — containerd's `delete` cleans up the tasks (see crash-policy.ts).
+import { spawnSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { build } from 'esbuild';
 import { describe, expect, test, vi } from 'vitest';
 import { CRASH_EXIT_CODE, installCrashPolicy } from '../../src/shim/crash-policy';
 
@@ -63,5 +68,47 @@ describe('crash policy', () => {
     await new Promise((r) => setTimeout(r, 300)); // past the flush grace: still one exit
     expect(exits).toEqual([CRASH_EXIT_CODE]);
     expect(logged).toHaveLength(1);
+  });
+});
+
+describe('crash policy in a real process', () => {
+  test.each([
+    ['a throw from a timer', "setTimeout(() => { throw new RangeError('bug in a timer'); }, 10);", 'RangeError: bug in a timer'],
+    ['a rejected promise nobody handles', "setTimeout(() => { Promise.reject(new TypeError('bug in a promise')); }, 10);", 'TypeError: bug in a promise'],
+  ])('%s: the process exits 1, the log line carries the stack, the socket file is gone', async (_what, fault, stackLine) => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'micrun-crash-'));
+    try {
+      await build({
+        entryPoints: [path.resolve(__dirname, '../../src/shim/crash-policy.ts')],
+        outfile: path.join(dir, 'crash-policy.cjs'),
+        bundle: true,
+        platform: 'node',
+        target: 'node20',
+        format: 'cjs',
+        logLevel: 'error',
+      });
+      const socket = path.join(dir, 'shim.sock');
+      writeFileSync(
+        path.join(dir, 'daemon.cjs'),
+        `
+const fs = require('node:fs');
+const net = require('node:net');
+const { installCrashPolicy } = require('./crash-policy.cjs');
+const server = net.createServer().listen(${JSON.stringify(socket)}, () => {
+  const log = { fatal: (obj, msg) => fs.appendFileSync(${JSON.stringify(path.join(dir, 'log'))}, JSON.stringify({ msg, stack: obj.err.stack }) + '\\n') };
+  installCrashPolicy(process, { log, removeSocket: () => fs.unlinkSync(${JSON.stringify(socket)}), exit: (code) => process.exit(code) });
+  ${fault}
+});
+`,
+      );
+      const run = spawnSync(process.execPath, [path.join(dir, 'daemon.cjs')], { timeout: 60_000 });
+      expect(run.status).toBe(1);
+      const line = JSON.parse(readFileSync(path.join(dir, 'log'), 'utf8').trim()) as { msg: string; stack: string };
+      expect(line.msg).toContain('shim daemon crashed');
+      expect(line.stack).toContain(stackLine);
+      expect(existsSync(socket)).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
