@@ -29,8 +29,8 @@ export const INSTALL_USAGE = `usage: micrun install|uninstall [options]   (as ro
 
 install: registers the CRI runtime handler "micrun" (runtime_type io.containerd.mica.v2) in
 containerd's config, keeping every other line as it was (backup: <config>.micrun.bak), links
-containerd-shim-mica-v2 into --bin-dir unless containerd's PATH already has it, and writes
-a default micrun config if there is none. Running it again changes nothing.
+containerd-shim-mica-v2 into --bin-dir (a link to this micrun's shim is kept), and writes a
+default micrun config if there is none. Running it again changes nothing.
 uninstall: removes exactly what install added.
 
   --containerd-config FILE  containerd's config (default ${DEFAULT_CONTAINERD_CONFIG})
