@@ -53,12 +53,15 @@ test('the daemon serves containerd.runtime.sandbox.v1.Sandbox and exits after Sh
     resType.decode(await client.call(SANDBOX_SERVICE, method, reqType.encode(req).finish(), { timeoutMs: 10_000 }));
 
   try {
+    const beforeCreate = Date.now();
     await call('CreateSandbox', S.CreateSandboxRequest, { sandboxId: POD, bundlePath: bundle, rootfs: [], netnsPath: '', annotations: { 'org.openeuler.micrun.container.min_memory_mb': '16' } }, S.CreateSandboxResponse);
     const start = await call('StartSandbox', S.StartSandboxRequest, { sandboxId: POD }, S.StartSandboxResponse);
     const daemon = Number(start.pid);
     expect(isAlive(daemon)).toBe(true);
     expect(readFileSync(`/proc/${daemon}/cmdline`, 'utf8').split('\0')).toContain('serve'); // the pid is the shim daemon's
-    expect(Number(start.createdAt!.seconds)).toBeGreaterThan(Date.now() / 1000 - 60);
+    // Ordering, not a time bound: the pod was created during this test, not at some other time.
+    expect(Number(start.createdAt!.seconds)).toBeGreaterThanOrEqual(Math.floor(beforeCreate / 1000));
+    expect(Number(start.createdAt!.seconds)).toBeLessThanOrEqual(Date.now() / 1000);
 
     const platform = (await call('Platform', S.PlatformRequest, { sandboxId: POD }, S.PlatformResponse)).platform!;
     expect(platform.os).toBe('linux');
