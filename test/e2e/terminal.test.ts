@@ -98,7 +98,12 @@ describeEachContainerd('ctr run -t / ctr task attach through a real pty', (build
     expect(ctrTty).toMatch(/^\/dev\/pts\/\d+$/);
     const stty = await run('stty', ['-F', ctrTty, 'cols', '132', 'rows', '43']);
     expect(stty.code, stty.stderr).toBe(0);
-    await waitFor(async () => (await consoleSize(id)).cols === 132, { what: 'console resized to 132 columns', timeoutMs: 5_000 });
+    // stty sets columns and rows with one ioctl each, so ctr may forward 132x40 first: wait for both.
+    const resized = async () => {
+      const size = await consoleSize(id);
+      return size.cols === 132 && size.rows === 43;
+    };
+    await waitFor(resized, { what: 'console resized to 132x43', timeoutMs: 5_000 });
     expect(await consoleSize(id)).toEqual({ cols: 132, rows: 43 });
 
     // Ctrl-C in the middle of a line: ctr's raw terminal does not turn it into SIGINT, the shim
