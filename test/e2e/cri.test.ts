@@ -14,7 +14,7 @@ import { createMicaClient } from '../../src/mica/client';
 import type { MicaClient } from '../../src/mica/types';
 import type { Containerd } from './harness/containerd';
 import type { ContainerdBuild } from './harness/containerd-builds';
-import { connectCri, CriError, hostNetworkPod, shippedCriConfig, type CriClient } from './harness/cri';
+import { connectCriWithImages, CriError, hostNetworkPod, shippedCriConfig, type CriClient } from './harness/cri';
 import { micadInstances, mountsUnder, qemuChildren as leftoverQemu, shimDaemons as leftoverShimDaemons } from './harness/leftovers';
 import { describeEachContainerd } from './harness/matrix';
 import type { MicadSim } from './harness/micad-sim';
@@ -56,16 +56,13 @@ async function startCriStack(build: ContainerdBuild): Promise<MicrunStack> {
     images: [['/bin/busybox', PAUSE], ['echo', ECHO]],
   });
   ({ sim, ctd } = stack);
-  cri = connectCri(ctd.address);
   mica = createMicaClient({ socketDir: sim.socketDir, timeoutMs: 5_000 });
-  // CRI learns about imported images from containerd's image events: wait until it sees both.
-  await waitFor(
-    async () => {
-      for (const image of [PAUSE, ECHO]) if (!(await cri.image('ImageStatus', { image: { image } })).image) return false;
-      return true;
-    },
-    { what: 'CRI to know the imported images', timeoutMs: 20_000, intervalMs: 200 },
-  );
+  try {
+    cri = await connectCriWithImages(ctd.address, [PAUSE, ECHO]);
+  } catch (err) {
+    await stack.destroy(); // beforeAll never got the stack to destroy in afterAll
+    throw err;
+  }
   return stack;
 }
 
