@@ -11,7 +11,7 @@ import { Runtime } from '../runtime/runtime';
 import { sweepOrphans } from '../runtime/orphan-sweep';
 import { FileStateStore } from '../runtime/state-store';
 import { enableTracing, tracingEnabled, type Tracing } from '../telemetry';
-import { createShimLogger, type Logger } from '../telemetry/logger';
+import { createFollowingShimLogger, createShimLogger, type Logger } from '../telemetry/logger';
 import { TtrpcServer } from '../ttrpc';
 import type { ShimArgs } from './args';
 import type { EarlyListener } from './early-listener';
@@ -29,11 +29,15 @@ export async function runDaemon(args: ShimArgs, early: EarlyListener): Promise<v
   try {
     const config = loadConfig({ env: process.env });
     const bundle = args.bundle || process.cwd();
-    logger = createShimLogger({
+    const logOptions = {
       logPath: path.join(bundle, 'log'),
       level: args.debug ? 'debug' : config.runtime.log_level,
       base: { id: args.id, namespace: args.namespace },
-    });
+    };
+    // A namespace's daemon outlives the container that started it: its log follows the newest
+    // live container's fifo (the one containerd still reads). A pod's daemon keeps its sandbox's.
+    const following = config.shim.grouping === 'namespace' ? createFollowingShimLogger(logOptions) : undefined;
+    logger = following?.logger ?? createShimLogger(logOptions);
     const log = logger;
     adjustOomScore(log);
 
@@ -59,7 +63,10 @@ export async function runDaemon(args: ShimArgs, early: EarlyListener): Promise<v
       namespace: args.namespace,
       logger: log,
     });
-    const ios = new Map<string, TaskIOHandle>();
+    const ios = new TaskIORegistry(() => {
+      const newest = runtime.containers.list().at(-1);
+      if (newest) following?.follow(path.join(newest.record.bundle, 'log'));
+    });
     const store = new FileStateStore(config.runtime.state_dir);
     const runtime = new Runtime({
       mica,
@@ -142,6 +149,25 @@ export async function runDaemon(args: ShimArgs, early: EarlyListener): Promise<v
     logger?.flush?.();
     early.removeSocket();
     setTimeout(() => process.exit(1), 50);
+  }
+}
+
+/** The containers' IO by id; a change (Create, Delete, exit) runs `onChange` after it is made. */
+class TaskIORegistry extends Map<string, TaskIOHandle> {
+  constructor(private readonly onChange: () => void) {
+    super();
+  }
+
+  override set(id: string, io: TaskIOHandle): this {
+    super.set(id, io);
+    this.onChange();
+    return this;
+  }
+
+  override delete(id: string): boolean {
+    const had = super.delete(id);
+    if (had) this.onChange();
+    return had;
   }
 }
 

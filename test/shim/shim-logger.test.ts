@@ -5,7 +5,7 @@ import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, test } from 'vitest';
-import { createShimLogger } from '../../src/telemetry/logger';
+import { createFollowingShimLogger, createShimLogger } from '../../src/telemetry/logger';
 
 let dir: string;
 beforeEach(() => {
@@ -50,4 +50,25 @@ test('a fifo nobody reads never blocks the event loop or throws', async () => {
 test('a missing log path gives a silent logger (the daemon must still run)', () => {
   const log = createShimLogger({ logPath: path.join(dir, 'nope', 'log'), level: 'info', base: {} });
   expect(() => log.info('x')).not.toThrow();
+});
+
+test('a following logger moves to the fifo it is told to follow, and an unread one never blocks it', async () => {
+  const [first, second] = ['first', 'second'].map((name) => path.join(dir, name));
+  for (const fifo of [first!, second!]) execFileSync('mkfifo', [fifo]);
+  const { logger, follow } = createFollowingShimLogger({ logPath: first!, level: 'info', base: { id: 'c3', namespace: 'default' } });
+  const big = 'x'.repeat(1000);
+  expect(() => {
+    for (let i = 0; i < 200; i++) logger.info({ big }, 'nobody reads this'); // ~200 KB into a 64 KiB pipe
+  }).not.toThrow();
+  const reader = createReadStream(second!);
+  let text = '';
+  reader.on('data', (d) => (text += d.toString()));
+  follow(second!);
+  follow(path.join(dir, 'missing', 'log')); // cannot be opened: keeps the second
+  logger.info('after the move');
+  const deadline = Date.now() + 2000;
+  while (!text.includes('\n') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  reader.destroy();
+  expect(JSON.parse(text.split('\n')[0]!)).toMatchObject({ id: 'c3', msg: 'after the move' });
+  expect(text).not.toContain('nobody reads this');
 });
