@@ -63,9 +63,15 @@ export async function runDaemon(args: ShimArgs, early: EarlyListener): Promise<v
       namespace: args.namespace,
       logger: log,
     });
-    const ios = new TaskIORegistry(() => {
+    // Leftovers of tasks containerd has forgotten (their `delete` failed): cleaned off the
+    // critical path, never touching what this daemon serves — a second after the daemon starts,
+    // and again when a daemon that waited idle (shim.when_empty) gets a container.
+    const sweepSoon = () =>
+      setTimeout(() => void sweepOrphans({ store, mica, log, isServed: (id) => runtime.containers.find(id) !== undefined }), 1_000).unref();
+    const ios = new TaskIORegistry((size, grew) => {
       const newest = runtime.containers.list().at(-1);
       if (newest) following?.follow(path.join(newest.record.bundle, 'log'));
+      if (grew && size === 1) sweepSoon();
     });
     const store = new FileStateStore(config.runtime.state_dir);
     const runtime = new Runtime({
@@ -127,9 +133,7 @@ export async function runDaemon(args: ShimArgs, early: EarlyListener): Promise<v
       createSandboxService({ runtime, shimPid: process.pid, requestShutdown: () => whenEmpty('ShutdownSandbox: no container left') }),
     );
     await early.handOver((listener) => server.listenHandle(listener));
-    // Leftovers of tasks containerd has forgotten (their `delete` failed): cleaned off the
-    // critical path, never touching what this daemon serves.
-    setTimeout(() => void sweepOrphans({ store, mica, log, isServed: (id) => runtime.containers.find(id) !== undefined }), 1_000).unref();
+    sweepSoon();
     // A daemon whose socket path was taken over before anyone connected (racing starts over a
     // stale socket) can never be dialled: it ends instead of idling forever.
     setTimeout(async () => {
@@ -152,21 +156,22 @@ export async function runDaemon(args: ShimArgs, early: EarlyListener): Promise<v
   }
 }
 
-/** The containers' IO by id; a change (Create, Delete, exit) runs `onChange` after it is made. */
+/** The containers' IO by id; a container added (Create) or removed runs `onChange` after it. */
 class TaskIORegistry extends Map<string, TaskIOHandle> {
-  constructor(private readonly onChange: () => void) {
+  constructor(private readonly onChange: (size: number, grew: boolean) => void) {
     super();
   }
 
   override set(id: string, io: TaskIOHandle): this {
+    const grew = !this.has(id);
     super.set(id, io);
-    this.onChange();
+    this.onChange(this.size, grew);
     return this;
   }
 
   override delete(id: string): boolean {
     const had = super.delete(id);
-    if (had) this.onChange();
+    if (had) this.onChange(this.size, false);
     return had;
   }
 }

@@ -26,19 +26,32 @@ export function socketPath(root: string, address: string, namespace: string, gro
  */
 export const NAMESPACE_GROUP = '@namespace';
 
+/** The shim binary's own name: its namespace daemons need no suffix (the launcher's case). */
+export const SHIM_BINARY = 'containerd-shim-mica-v2';
+
+/** What besides the grouping decides which daemon a container joins. */
+export interface GroupContext {
+  grouping: DaemonGrouping;
+  /** A runtime handler's config file (runtime options ConfigPath): a daemon runs with one config. */
+  configPath?: string;
+  /** The binary containerd ran, without `.js` (a runtime type of its own, e.g. a wrapper). */
+  binary?: string;
+}
+
 /**
  * The daemon group of a container. Grouping `pod`: CRI pod containers (and the pod's sandbox
  * container, whose sandbox-id is its own id) share their pod's daemon; anything else gets its own.
- * Grouping `namespace`: one daemon per namespace (the namespace is already part of the path) and
- * per config file a runtime handler names (ConfigPath): a daemon runs with one config.
+ * Grouping `namespace`: one daemon per namespace (the namespace is already part of the path), per
+ * runtime binary and per config file a runtime handler names — two runtimes of one namespace
+ * never share a daemon.
  */
-export function groupId(
-  id: string,
-  annotations: Readonly<Record<string, string>> | undefined,
-  grouping: DaemonGrouping = 'pod',
-  configPath?: string,
-): string {
-  if (grouping === 'namespace') return configPath ? `${NAMESPACE_GROUP}:${configPath}` : NAMESPACE_GROUP;
+export function groupId(id: string, annotations: Readonly<Record<string, string>> | undefined, ctx: GroupContext): string {
+  if (ctx.grouping === 'namespace') {
+    let group = NAMESPACE_GROUP;
+    if (ctx.binary && ctx.binary !== SHIM_BINARY) group += `:${ctx.binary}`;
+    if (ctx.configPath) group += `:${ctx.configPath}`;
+    return group;
+  }
   const type = annotations?.[CRI_CONTAINER_TYPE];
   const sandbox = annotations?.[CRI_SANDBOX_ID];
   if ((type === 'container' || type === 'sandbox') && sandbox) return sandbox;

@@ -19,7 +19,7 @@ import { SERVE_ACTION, type ShimArgs } from './args';
 import { bootstrapOutput } from './bootstrap';
 import { rememberConfigPath } from './config-choice';
 import { LISTENER_FD, LISTENER_INODE_ENV } from './early-listener';
-import { groupId, socketPath, socketRoot, toAddress } from './socket-address';
+import { groupId, SHIM_BINARY, socketPath, socketRoot, toAddress } from './socket-address';
 import type { StartOptions } from './start-options';
 import { probeSocket, removeStale } from './socket-probe';
 
@@ -38,7 +38,8 @@ export async function runStart(args: ShimArgs, env: NodeJS.ProcessEnv = process.
   // A bad config file fails here with the key it names, not later in a daemon nobody hears.
   const config = loadConfig({ env, path: configPath });
   if (configPath) env = { ...env, MICRUN_CONFIG: configPath };
-  const group = groupId(args.id, annotations, config.shim.grouping, configPath);
+  const binary = path.basename(process.argv[1] ?? SHIM_BINARY, '.js');
+  const group = groupId(args.id, annotations, { grouping: config.shim.grouping, configPath, binary });
   const root = socketRoot(env);
   mkdirSync(root, { recursive: true, mode: 0o700 });
   const socket = socketPath(root, args.address, args.namespace, group);

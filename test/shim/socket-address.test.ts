@@ -23,19 +23,24 @@ describe('shim socket address', () => {
   test('CRI pod containers and the pod sandbox share the sandbox id; others use their own id', () => {
     const pod = { 'io.kubernetes.cri.container-type': 'container', 'io.kubernetes.cri.sandbox-id': 'pod1' };
     const sandbox = { 'io.kubernetes.cri.container-type': 'sandbox', 'io.kubernetes.cri.sandbox-id': 'pod1' };
-    expect(groupId('app1', pod)).toBe('pod1');
-    expect(groupId('pod1', sandbox)).toBe('pod1');
-    expect(groupId('single', {})).toBe('single');
-    expect(groupId('single', undefined)).toBe('single');
+    expect(groupId('app1', pod, { grouping: 'pod' })).toBe('pod1');
+    expect(groupId('pod1', sandbox, { grouping: 'pod' })).toBe('pod1');
+    expect(groupId('single', {}, { grouping: 'pod' })).toBe('single');
+    expect(groupId('single', undefined, { grouping: 'pod' })).toBe('single');
   });
 
   test('grouping namespace: every container of the namespace, pods included, shares one group', () => {
     const pod = { 'io.kubernetes.cri.container-type': 'container', 'io.kubernetes.cri.sandbox-id': 'pod1' };
-    expect(groupId('app1', pod, 'namespace')).toBe(NAMESPACE_GROUP);
-    expect(groupId('single', undefined, 'namespace')).toBe(NAMESPACE_GROUP);
+    expect(groupId('app1', pod, { grouping: 'namespace' })).toBe(NAMESPACE_GROUP);
+    expect(groupId('single', undefined, { grouping: 'namespace' })).toBe(NAMESPACE_GROUP);
     // A runtime handler naming its own config file (ConfigPath) gets a daemon running that config.
-    expect(groupId('single', undefined, 'namespace', '/etc/a.toml')).not.toBe(groupId('single', undefined, 'namespace', '/etc/b.toml'));
-    expect(groupId('app1', pod, 'pod', '/etc/a.toml')).toBe('pod1');
+    expect(groupId('single', undefined, { grouping: 'namespace', configPath: '/etc/a.toml' })).not.toBe(
+      groupId('single', undefined, { grouping: 'namespace', configPath: '/etc/b.toml' }),
+    );
+    // Another runtime binary (its own runtime type) never shares the namespace daemon.
+    expect(groupId('single', undefined, { grouping: 'namespace', binary: 'containerd-shim-mica-v2' })).toBe(NAMESPACE_GROUP);
+    expect(groupId('single', undefined, { grouping: 'namespace', binary: 'containerd-shim-micaxen-v2' })).not.toBe(NAMESPACE_GROUP);
+    expect(groupId('app1', pod, { grouping: 'pod', configPath: '/etc/a.toml' })).toBe('pod1');
     // Different namespaces still get different daemons: the namespace is part of the hashed path.
     expect(socketPath('/s', '/a.sock', 'one', NAMESPACE_GROUP)).not.toBe(socketPath('/s', '/a.sock', 'two', NAMESPACE_GROUP));
   });
@@ -44,7 +49,7 @@ describe('shim socket address', () => {
   // paths must hand containerd the same address.
   test.each(vectors.cases)('shared vector: $what', (c) => {
     const annotations = (c.annotations ?? undefined) as Record<string, string> | undefined;
-    const group = groupId(c.id, annotations, c.grouping as 'pod' | 'namespace');
+    const group = groupId(c.id, annotations, { grouping: c.grouping as 'pod' | 'namespace', binary: 'containerd-shim-mica-v2' });
     expect(socketPath('/root', c.address, c.namespace, group)).toBe(`/root/${c.socket}`);
   });
 });
