@@ -212,10 +212,13 @@ int main(int argc, char **argv) {
   g_argv = argv;
   struct start_args a = {0};
   if (argc < 2 || parse_start(argc, argv, &a) != 0) run_node();
+  /* Another name is another runtime type (a wrapper, a copy): its namespace group differs. */
+  const char *base = strrchr(argv[0], '/');
+  if (strcmp(base ? base + 1 : argv[0], "containerd-shim-mica-v2") != 0) run_node();
   if (read_stdin() != 0 || g_stdin_len > 0) run_node(); /* runtime options: Node decodes them */
 
   const char *named = getenv("MICRUN_CONFIG");
-  char grouping[64] = "pod", bootstrap[64] = "address";
+  char grouping[64] = "namespace", bootstrap[64] = "address"; /* the defaults of src/config */
   int has_named = named && named[0];
   if (read_config(has_named ? named : DEFAULT_CONFIG, has_named, grouping, bootstrap, sizeof grouping) != 0) run_node();
   const char *env_grouping = getenv("MICRUN_SHIM_GROUPING");

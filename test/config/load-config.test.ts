@@ -25,7 +25,7 @@ describe('loadConfig', () => {
       mica: { socket_dir: '/run/mica', timeout_ms: 5000, pedestal: '' },
       runtime: { state_dir: '/run/micrun', log_level: 'info', max_firmware_mib: 64 },
       resources: { default_memory_mib: 32, default_vcpus: 1, max_vcpus: 8 },
-      shim: { bootstrap: 'address', grouping: 'pod', when_empty: 'wait' },
+      shim: { bootstrap: 'address', grouping: 'namespace', when_empty: 'wait' },
       telemetry: { otlp_endpoint: '' },
     });
     expect(defaultConfig()).toEqual(config);

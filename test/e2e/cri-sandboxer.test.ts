@@ -148,8 +148,9 @@ for (const form of ['address', 'json-v3'] as const satisfies readonly BootstrapF
       return res.container_id;
     }
 
+    /** Nothing of any pod is left; the k8s.io namespace's daemon (shim.when_empty wait, the default) may wait for the next pod. */
     async function expectNothingLeft(): Promise<void> {
-      await waitFor(() => shimDaemons(ctd.shimSocketDir).length === 0, { what: 'no shim daemon', timeoutMs: 20_000 });
+      expect(shimDaemons(ctd.shimSocketDir).length).toBeLessThanOrEqual(1);
       expect(micadInstances(stack!.sim.socketDir)).toEqual([]);
       expect(qemuChildren(stack!.sim.pid)).toEqual([]);
       expect(mountsUnder(ctd.dir)).toEqual([]);
@@ -213,9 +214,11 @@ for (const form of ['address', 'json-v3'] as const satisfies readonly BootstrapF
       // The CRI's sandbox monitor logs this when its WaitSandbox returns: the restarted
       // containerd had called WaitSandbox again, and it was pending until the pod stopped.
       expect(ctd.log().slice(logMark)).toContain(`received sandbox container exit event sandbox_id:\\"${pod}\\"`);
-      // RemovePodSandbox: ShutdownSandbox, then the daemon exits.
+      // RemovePodSandbox: ShutdownSandbox; the namespace's daemon (grouping namespace, when_empty
+      // wait: the defaults) then waits, serving nothing, for the namespace's next pod.
       await cri.runtime('RemovePodSandbox', { pod_sandbox_id: pod });
-      await waitFor(() => !isAlive(daemons[0]!), { what: 'the shim daemon to exit after ShutdownSandbox', timeoutMs: 20_000 });
+      await new Promise((r) => setTimeout(r, 500));
+      expect(isAlive(daemons[0]!)).toBe(true);
       await expectNothingLeft();
     }, 300_000);
 
@@ -247,7 +250,7 @@ for (const form of ['address', 'json-v3'] as const satisfies readonly BootstrapF
       expect(refused).toBeInstanceOf(CriError);
       expect(refused!.details).toContain('org.openeuler.micrun.ped.pedestal');
       expect(refused!.code).toBe(GRPC_INVALID_ARGUMENT);
-      // containerd then calls ShutdownSandbox for the sandbox that never was: the daemon goes.
+      // containerd then calls ShutdownSandbox for the sandbox that never was: nothing of it stays.
       await expectNothingLeft();
     }, 240_000);
   });

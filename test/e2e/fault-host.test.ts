@@ -23,7 +23,15 @@ let stack: FaultStack | undefined;
 beforeAll(async () => {
   mkdirSync(stateFs);
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m,mode=0700', 'micrun-fault-state', stateFs]);
-  stack = await startFaultStack({ work, images: [['echo', ECHO]], stateDir: path.join(stateFs, 'state'), micadTimeoutMs: 3000 });
+  stack = await startFaultStack({
+    work,
+    images: [['echo', ECHO]],
+    stateDir: path.join(stateFs, 'state'),
+    micadTimeoutMs: 3000,
+    // Each fault here hits one container's own daemon (found by its -id): grouping pod. A killed
+    // daemon shared by a namespace is pinned in shim-shared-daemon.test.ts.
+    containerd: { env: { MICRUN_SHIM_GROUPING: 'pod' } },
+  });
 });
 
 afterEach(async () => {

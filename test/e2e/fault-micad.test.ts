@@ -17,7 +17,14 @@ const work = mkdtempSync(path.join(tmpdir(), 'micrun-fault-micad-'));
 let stack: FaultStack | undefined;
 
 beforeAll(async () => {
-  stack = await startFaultStack({ work, images: [['echo', ECHO]], micadTimeoutMs: MICAD_TIMEOUT_MS });
+  stack = await startFaultStack({
+    work,
+    images: [['echo', ECHO]],
+    micadTimeoutMs: MICAD_TIMEOUT_MS,
+    // The namespace's daemon (default grouping) ends once nothing is left, so "nothing left"
+    // includes it: when_empty exit rather than the default wait.
+    containerd: { env: { MICRUN_SHIM_WHEN_EMPTY: 'exit' } },
+  });
 });
 
 afterEach(async () => {

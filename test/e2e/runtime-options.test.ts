@@ -96,8 +96,10 @@ describe(`two runtime handlers with two micrun configs (containerd ${build.versi
       await cri.runtime('StopPodSandbox', { pod_sandbox_id: pods[handler].pod });
       await cri.runtime('RemovePodSandbox', { pod_sandbox_id: pods[handler].pod });
     }
-    await waitFor(() => shimDaemons(stack!.ctd.shimSocketDir).length === 0, { what: 'no shim daemon', timeoutMs: 20_000 });
-    expect(micadInstances(stack!.sim.socketDir)).toEqual([]);
+    // One daemon per handler's config (grouping namespace: the config is part of the group); each
+    // waits, serving nothing, for its handler's next pod (when_empty wait, the default).
+    await waitFor(() => micadInstances(stack!.sim.socketDir).length === 0, { what: 'no micad instance', timeoutMs: 20_000 });
+    expect(shimDaemons(stack!.ctd.shimSocketDir)).toHaveLength(2);
     for (const { stateDir } of Object.values(configs)) expect(records(stateDir)).toEqual([]);
   }, 240_000);
 });

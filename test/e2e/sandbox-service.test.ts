@@ -25,7 +25,7 @@ interface Codec<M> {
   decode(b: Uint8Array): M;
 }
 
-test('the daemon serves containerd.runtime.sandbox.v1.Sandbox and exits after ShutdownSandbox', async () => {
+test('the daemon serves containerd.runtime.sandbox.v1.Sandbox; after ShutdownSandbox it waits for the next pod of the namespace until SIGTERM', async () => {
   const bundle = path.join(work, 'bundles', POD);
   mkdirSync(bundle, { recursive: true });
   // What containerd puts in a sandbox bundle: CRI's annotations name the pod (the daemon's group).
@@ -76,9 +76,14 @@ test('the daemon serves containerd.runtime.sandbox.v1.Sandbox and exits after Sh
     expect((await call('SandboxStatus', S.SandboxStatusRequest, { sandboxId: POD, verbose: false }, S.SandboxStatusResponse)).state).toBe('SANDBOX_NOTREADY');
 
     await call('ShutdownSandbox', S.ShutdownSandboxRequest, { sandboxId: POD }, S.ShutdownSandboxResponse);
-    await waitFor(() => !isAlive(daemon), { what: 'the daemon to exit after ShutdownSandbox', timeoutMs: 10_000 });
-    expect(existsSync(socket)).toBe(false);
     expect(existsSync(path.join(work, 'state', 'containers', POD))).toBe(false);
+    // The namespace's daemon (the defaults: grouping namespace, when_empty wait) stays for the
+    // namespace's next pod; SIGTERM ends it and takes its socket along.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(isAlive(daemon)).toBe(true);
+    process.kill(daemon, 'SIGTERM');
+    await waitFor(() => !isAlive(daemon), { what: 'the waiting daemon to exit on SIGTERM', timeoutMs: 10_000 });
+    expect(existsSync(socket)).toBe(false);
   } finally {
     client.close();
   }

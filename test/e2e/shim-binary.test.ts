@@ -62,7 +62,14 @@ function shim(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = 
 
 describe('one-shot actions', () => {
   const socketDir = path.join(work, 's');
-  const env = { MICRUN_SHIM_SOCKET_DIR: socketDir, MICRUN_STATE_DIR: stateDir, MICRUN_MICA_SOCKET_DIR: path.join(work, 'no-micad') };
+  // Grouping pod: these pin how `start` groups by id and CRI annotations (still a setting);
+  // grouping namespace, the default, is pinned in shim-shared-daemon.test.ts.
+  const env = {
+    MICRUN_SHIM_SOCKET_DIR: socketDir,
+    MICRUN_STATE_DIR: stateDir,
+    MICRUN_MICA_SOCKET_DIR: path.join(work, 'no-micad'),
+    MICRUN_SHIM_GROUPING: 'pod',
+  };
   const flags = (id: string) => ['-namespace', 'ns1', '-address', '/run/x/containerd.sock', '-publish-binary', '/usr/bin/containerd', '-id', id];
 
   test('start prints exactly unix://<socket>, writes <bundle>/address, and reuses a live daemon', async () => {
@@ -252,7 +259,13 @@ describe('daemon without containerd (driven over ttrpc)', () => {
   });
   test('micad down: Create fails Unavailable over the wire, naming micad, and leaves no state', async () => {
     const socketDir = path.join(work, 's3');
-    const env = { MICRUN_SHIM_SOCKET_DIR: socketDir, MICRUN_STATE_DIR: stateDir, MICRUN_MICA_SOCKET_DIR: path.join(work, 'no-micad-here') };
+    // when_empty exit: a namespace daemon serving nothing then ends on Shutdown (pinned below).
+    const env = {
+      MICRUN_SHIM_SOCKET_DIR: socketDir,
+      MICRUN_STATE_DIR: stateDir,
+      MICRUN_MICA_SOCKET_DIR: path.join(work, 'no-micad-here'),
+      MICRUN_SHIM_WHEN_EMPTY: 'exit',
+    };
     const id = 'down1';
     const b = path.join(work, 'bundles', id);
     mkdirSync(path.join(b, 'rootfs'), { recursive: true });
@@ -374,10 +387,18 @@ describeEachContainerd('under containerd', (build) => {
       await waitFor(async () => (await ctd.ctr(['task', 'ls'])).stdout.split('\n').some((l) => l.startsWith(`${id} `) && l.includes('STOPPED')), { what: `${id} STOPPED`, timeoutMs: 10_000 });
       expect((await ctd.ctr(['task', 'delete', id])).code).toBe(0);
       expect((await ctd.ctr(['container', 'delete', id])).code).toBe(0);
-      // The daemon stays while the pod still has a container, and goes with the last one.
-      if (id === 'pod-a-app') expect(isAlive(pid!)).toBe(true);
+      // The daemon stays while the pod still has a container — and, being the namespace's
+      // daemon (grouping namespace, when_empty wait: the defaults), after the last one too.
+      expect(isAlive(pid!)).toBe(true);
     }
-    await waitFor(() => !isAlive(pid!), { what: 'pod daemon exit after the last container', timeoutMs: 10_000 });
+    expect(instances()).toEqual([]);
+    // Idle, it is the daemon the namespace's next container gets.
+    expect((await ctd.ctr(['run', '-d', '--runtime', RUNTIME, ECHO, 'after-pod'])).code).toBe(0);
+    expect(shimDaemons(ctd.shimSocketDir)).toEqual([pid]);
+    expect((await ctd.ctr(['task', 'kill', '-s', 'SIGKILL', 'after-pod'])).code).toBe(0);
+    await waitFor(async () => (await ctd.ctr(['task', 'ls'])).stdout.split('\n').some((l) => l.startsWith('after-pod ') && l.includes('STOPPED')), { what: 'after-pod STOPPED', timeoutMs: 10_000 });
+    expect((await ctd.ctr(['task', 'delete', 'after-pod'])).code).toBe(0);
+    expect((await ctd.ctr(['container', 'delete', 'after-pod'])).code).toBe(0);
     expect(instances()).toEqual([]);
   });
 });

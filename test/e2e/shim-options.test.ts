@@ -53,7 +53,8 @@ for (const build of containerdBuilds()) {
       stack = await startMicrunStack({
         stateDir: path.join(dir, 'state-env'),
         // No containerd-wide MICRUN_STATE_DIR: it would win over every config file's state_dir.
-        containerd: { build, env: { MICRUN_STATE_DIR: '' } },
+        // when_empty exit: each test checks that the daemon of the config it chose is gone after.
+        containerd: { build, env: { MICRUN_STATE_DIR: '', MICRUN_SHIM_WHEN_EMPTY: 'exit' } },
         images: [['echo', ECHO]],
       });
       ({ ctd, sim } = stack);

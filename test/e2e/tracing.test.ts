@@ -71,6 +71,9 @@ async function startShim(id: string, env: Record<string, string>, firmware?: str
       MICRUN_MICA_SOCKET_DIR: path.join(dir, 'mica'),
       TTRPC_ADDRESS: path.join(dir, 'nonexistent'),
       NODE_OPTIONS: `--require ${probe}`,
+      // These tests follow a daemon's whole life (spans flushed when it stops): Shutdown with
+      // nothing left must end it rather than leave it waiting for the namespace's next container.
+      MICRUN_SHIM_WHEN_EMPTY: 'exit',
       ...env,
     },
     timeoutMs: 20_000,

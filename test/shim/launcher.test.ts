@@ -4,7 +4,7 @@
 // Node shim beside it. Here the Node shim is a stand-in script that reports what it was given,
 // so that every hand-over is visible; the real pair runs in test/e2e/shim-shared-daemon.test.ts.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -86,6 +86,12 @@ describe('the shim launcher', () => {
   const ns = namespaceCases[0]!;
   const env = { MICRUN_SHIM_GROUPING: 'namespace', MICRUN_CONFIG: '' };
 
+  test('no config file and no environment: grouping namespace, the default, is answered natively', async () => {
+    const socket = path.join(root, ns.socket);
+    await liveDaemonAt(socket);
+    expect(launch(startArgs(ns, bundle()), { env: { MICRUN_CONFIG: '' } }).out).toBe(`unix://${socket}`);
+  });
+
   test('no daemon yet, or a stale socket file: Node spawns one', () => {
     expect(byNode(launch(startArgs(ns, bundle()), { env }).out).node).toContain('start');
     writeFileSync(path.join(root, ns.socket), ''); // a file nobody listens on
@@ -120,6 +126,14 @@ describe('the shim launcher', () => {
     expect(byNode(launch(['-fancy', 'x', ...startArgs(ns, b)], { env }).out).node[0]).toBe('-fancy');
     expect(byNode(launch(['-id', 'x', '-bundle', b, 'delete'], { env }).out).node).toEqual(['-id', 'x', '-bundle', b, 'delete']);
     expect(byNode(launch(['-v'], { env }).out).node).toEqual(['-v']);
+  });
+
+  test('run under another name (another runtime type, e.g. a wrapper): Node decides the group', async () => {
+    await liveDaemonAt(path.join(root, ns.socket));
+    const other = path.join(bin, 'containerd-shim-micaxen-v2');
+    symlinkSync(launcher, other);
+    const r = spawnSync(other, startArgs(ns, bundle()), { env: { PATH: process.env.PATH, MICRUN_SHIM_SOCKET_DIR: root, ...env } });
+    expect(byNode(r.stdout.toString()).node).toContain('start');
   });
 
   test('an unwritable bundle: Node reports the error', async () => {

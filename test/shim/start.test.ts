@@ -71,7 +71,7 @@ describe('runStart before any daemon is spawned', () => {
   test('a live daemon of the group is reused: its address is printed and written, nothing is bound', async () => {
     const root = path.join(dir, 's');
     mkdirSync(root, { mode: 0o700 });
-    // No config.json: the group is the container id.
+    // Grouping pod and no config.json: the group is the container id.
     const sock = socketPath(root, '/run/x/containerd.sock', 'ns', 'c1');
     live = net.createServer();
     let accepted = 0;
@@ -81,7 +81,7 @@ describe('runStart before any daemon is spawned', () => {
     });
     await new Promise<void>((r) => live!.listen(sock, r));
     const b = bundle('c1');
-    const address = await runStart(args('c1', b), { MICRUN_SHIM_SOCKET_DIR: root });
+    const address = await runStart(args('c1', b), { MICRUN_SHIM_SOCKET_DIR: root, MICRUN_SHIM_GROUPING: 'pod' });
     expect(address).toBe(`unix://${sock}`);
     expect(readFileSync(path.join(b, 'address'), 'utf8')).toBe(address);
     expect(accepted).toBe(1); // the connect probe
@@ -105,9 +105,9 @@ describe('runStart before any daemon is spawned', () => {
     live = net.createServer((c) => c.destroy());
     await new Promise<void>((r) => live!.listen(sock, r));
     const cfg = path.join(dir, 'xen.toml');
-    writeFileSync(cfg, '[shim]\nbootstrap = "json-v3"\n');
+    writeFileSync(cfg, '[shim]\nbootstrap = "json-v3"\ngrouping = "pod"\n');
     const other = path.join(dir, 'env.toml');
-    writeFileSync(other, '[shim]\nbootstrap = "json-v2"\n');
+    writeFileSync(other, '[shim]\nbootstrap = "json-v2"\ngrouping = "pod"\n');
     const b = bundle('c5');
     const printed = await runStart(args('c5', b), { MICRUN_SHIM_SOCKET_DIR: root, MICRUN_CONFIG: other }, { typeUrl: 'runtimeoptions.v1.Options', configPath: cfg });
     expect(JSON.parse(printed)).toEqual({ version: 3, address: `unix://${sock}`, protocol: 'ttrpc' });
