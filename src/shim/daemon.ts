@@ -2,9 +2,9 @@
 // publisher → runtime (with the one exit path) → Task service → ttrpc server takes the socket over.
 // One daemon serves one container or a whole pod. It stops on SIGTERM/SIGINT (leaving running
 // instances to micad; their state is on disk for `delete`) or on Shutdown once it serves nothing.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, watch, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { loadConfig } from '../config';
+import { DEFAULT_CONFIG_PATH, loadConfig } from '../config';
 import { createMicaClient } from '../mica/client';
 import { ContainerRegistry } from '../runtime/container-registry';
 import { Runtime } from '../runtime/runtime';
@@ -109,8 +109,18 @@ export async function runDaemon(args: ShimArgs, early: EarlyListener): Promise<v
     // containerd sends Shutdown after every delete; this runs only once nothing is left. A
     // namespace's daemon may stay for the namespace's next container (shim.when_empty): idle,
     // it has no timer and takes no CPU, and `start` (or the launcher) finds it live.
+    const waits = config.shim.grouping === 'namespace' && config.shim.when_empty === 'wait';
+    // A waiting daemon must not keep a config that was edited since it loaded it (configuration
+    // applies to daemons started afterwards): a change of the file ends it once it serves nothing.
+    let configChanged = false;
+    if (waits) {
+      watchConfigFile(config.source ?? (process.env.MICRUN_CONFIG || DEFAULT_CONFIG_PATH), () => {
+        configChanged = true;
+        daemonStop.ifIdle('config file changed while waiting');
+      });
+    }
     const whenEmpty = (why: string) => {
-      if (config.shim.grouping === 'namespace' && config.shim.when_empty === 'wait') {
+      if (waits && !configChanged) {
         log.info({ why }, 'no container left: waiting for the next container of the namespace');
         return;
       }
@@ -153,6 +163,19 @@ export async function runDaemon(args: ShimArgs, early: EarlyListener): Promise<v
     logger?.flush?.();
     early.removeSocket();
     setTimeout(() => process.exit(1), 50);
+  }
+}
+
+/** Calls `onChange` when `file` is written, replaced or removed (inotify on its directory: no CPU while nothing happens). */
+function watchConfigFile(file: string, onChange: () => void): void {
+  try {
+    const watcher = watch(path.dirname(file), (_event, name) => {
+      if (name === path.basename(file)) onChange();
+    });
+    watcher.on('error', () => {});
+    watcher.unref();
+  } catch {
+    // no such directory: no file to change
   }
 }
 
