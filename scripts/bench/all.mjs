@@ -7,7 +7,8 @@
 //   3. scripts/bench/shim-bench.ts, bundled — start one-shot, ctr run -d / --rm and ctr task ps
 //      next to runc, daemon RSS with 1/10/50 containers, N create+delete cycles
 // Sizes: BENCH_START_RUNS, BENCH_CTR_RUNS, BENCH_PS_CALLS, BENCH_CYCLES; BENCH_ONLY=start,rss,…
-// picks sections of step 3; BENCH_SKIP_TTRPC=1 skips step 2. Targets are from issue 5.
+// picks sections of step 3; BENCH_SKIP_TTRPC=1 skips step 2. Targets are from issues 5 and 9
+// (issue 9's are the ratio rows: micrun next to runc measured in the same run).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -24,6 +25,8 @@ const bundleDir = path.join(resultsDir, '.build', 'shim-bench');
 const TARGETS = {
   startMs: 120,
   runDetachedRatio: 1.5,
+  runRmRatio: 2.0,
+  memoryRatio: 1.0,
   taskPsRatio: 1.2,
   rssPerContainerKiB: 1024,
   cycleGrowthKiB: 5 * 1024,
@@ -83,6 +86,7 @@ if (ttrpc?.serial) {
 if (start?.coldMs) {
   row('start one-shot, live daemon (ms, median)', start.liveDaemonMs.median, `≤ ${TARGETS.startMs}`, start.liveDaemonMs.median <= TARGETS.startMs);
   row('start one-shot, cold: spawns daemon (ms, median)', start.coldMs.median, `≤ ${TARGETS.startMs}`, start.coldMs.median <= TARGETS.startMs);
+  if (start.liveLauncherMs) row('start, live daemon, native launcher (ms, median)', start.liveLauncherMs.median);
   row('node -e 0 on this machine (ms, median)', start.nodeBaselineMs.median);
 } else failed(start && { ...start, name: 'start' });
 if (result.phases?.startOneShotMs) {
@@ -91,8 +95,8 @@ if (result.phases?.startOneShotMs) {
   row('warm daemon: Create / Start (ms, median)', `${p.warmCreateMs.median} / ${p.warmStartMs.median}`);
 } else if (result.phases) row('phases', `error: ${result.phases.error}`);
 for (const [label, cmp, target] of [
-  ['ctr run -d → RUNNING', runD, TARGETS.runDetachedRatio],
-  ['ctr run --rm, exit 0', runRm, undefined],
+  ['target 1: ctr run -d → RUNNING', runD, TARGETS.runDetachedRatio],
+  ['target 2: ctr run --rm, exit 0', runRm, TARGETS.runRmRatio],
   ['ctr task ps', taskPs, TARGETS.taskPsRatio],
 ]) {
   if (!cmp) continue;
@@ -102,11 +106,24 @@ for (const [label, cmp, target] of [
   }
   row(`${label}: micrun / runc (ms, median)`, `${cmp.micrun.median} / ${cmp.runc.median}`);
   row(`${label}: ratio`, cmp.ratio, target ? `≤ ${target}` : '', target ? cmp.ratio <= target : undefined);
-  if (cmp.micrunPodDaemon) {
-    row(`${label}: micrun into a live pod daemon (ms, median)`, cmp.micrunPodDaemon.median);
-    row(`${label}: ratio, live pod daemon`, cmp.podRatio, `≤ ${target}`, cmp.podRatio <= target);
-  }
 }
+const { memory, burst, cri } = result;
+if (memory?.micrun) {
+  row(`target 4: shim RSS, ${memory.containers} containers by ctr: micrun / runc (MiB; processes)`, `${memory.micrun.totalMiB} (${memory.micrun.processes}) / ${memory.runc.totalMiB} (${memory.runc.processes})`);
+  row(`target 4: shim RSS ratio, ${memory.containers} containers by ctr`, memory.ratio, `≤ ${TARGETS.memoryRatio}`, memory.ratio <= TARGETS.memoryRatio);
+} else if (memory) row('target 4: shim RSS, containers by ctr', `error: ${memory.error}`);
+if (cri?.pod) {
+  row('target 3: CRI RunPodSandbox → 2 containers RUNNING: micrun / runc (ms, median)', `${cri.pod.micrun.median} / ${cri.pod.runc.median}`);
+  row('target 3: CRI pod ratio', cri.pod.ratio, `≤ ${TARGETS.runDetachedRatio}`, cri.pod.ratio <= TARGETS.runDetachedRatio);
+  row(`target 4: shim RSS, ${cri.memory.pods} single-container CRI pods: micrun / runc (MiB; processes)`, `${cri.memory.micrun.totalMiB} (${cri.memory.micrun.processes}) / ${cri.memory.runc.totalMiB} (${cri.memory.runc.processes})`);
+  row(`target 4: shim RSS ratio, ${cri.memory.pods} CRI pods`, cri.memory.ratio, `≤ ${TARGETS.memoryRatio}`, cri.memory.ratio <= TARGETS.memoryRatio);
+} else if (cri) row('target 3/4: CRI', `error: ${cri.error}`);
+else row('target 3/4: CRI pods', 'not measured (BENCH_ONLY left out cri)');
+if (Array.isArray(burst)) {
+  for (const b of burst) {
+    row(`target 5: ${b.started} × ctr run --rm at once, containerd ${b.containerd}: succeeded (wall s)`, `${b.succeeded} / ${b.started} (${(b.wallMs / 1000).toFixed(1)})${b.firstError ? ` first error: ${b.firstError}` : ''}`, 'all', b.succeeded === b.started);
+  }
+} else if (burst) row('target 5: burst', `error: ${burst.error}`);
 if (rss?.kib) {
   row('daemon RSS with 1 / 10 / 50 containers (MiB)', [rss.kib['1'], rss.kib['10'], rss.kib['50']].map((k) => (k / 1024).toFixed(1)).join(' / '));
   row('RSS growth per extra container (KiB)', rss.perExtraContainerKiB, `≤ ${TARGETS.rssPerContainerKiB}`, rss.perExtraContainerKiB <= TARGETS.rssPerContainerKiB);

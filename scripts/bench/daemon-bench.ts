@@ -27,6 +27,8 @@ const SIGKILL = 9;
 
 export interface DaemonBenchEnv {
   shim: string;
+  /** The native launcher containerd runs (dist/containerd-shim-mica-v2). */
+  launcher: string;
   ctd: Containerd;
   micaSocketDir: string;
   /** Firmware that runs until killed (echo.elf). */
@@ -37,6 +39,8 @@ export interface DaemonBenchEnv {
 export interface StartResult {
   coldMs: Summary;
   liveDaemonMs: Summary;
+  /** The same live-daemon `start`, answered by the native launcher without Node. */
+  liveLauncherMs: Summary;
   nodeBaselineMs: Summary;
 }
 
@@ -100,6 +104,8 @@ export class DaemonBench {
       MICRUN_STATE_DIR: path.join(e.work, 'shim-state'),
       MICRUN_MICA_SOCKET_DIR: e.micaSocketDir,
       TTRPC_ADDRESS: e.ctd.ttrpcAddress,
+      // These sections follow one daemon's life each (Shutdown ends it when it serves nothing).
+      MICRUN_SHIM_WHEN_EMPTY: 'exit',
     };
     this.probeDir = path.join(e.work, 'gc-probe');
     mkdirSync(this.probeDir, { recursive: true });
@@ -114,6 +120,7 @@ export class DaemonBench {
   async start(runs: number): Promise<StartResult> {
     const cold: number[] = [];
     const live: number[] = [];
+    const liveLauncher: number[] = [];
     const bare: number[] = [];
     for (let i = 0; i < runs; i++) {
       const id = `start-${i}`;
@@ -126,13 +133,14 @@ export class DaemonBench {
       await call(client, 'Connect', T.ConnectRequest.encode({ id }).finish());
       client.close();
       live.push(this.timeStart(id, bundle).ms); // same id → same group → that daemon
+      liveLauncher.push(this.timeStart(id, bundle, this.e.launcher).ms); // the native launcher answers it
       const t0 = process.hrtime.bigint();
       spawnSync(process.execPath, ['-e', '0']);
       bare.push(msSince(t0));
       for (const pid of this.daemons()) process.kill(pid, 'SIGTERM');
     }
     await waitFor(() => this.daemons().length === 0, { what: 'start-bench daemons gone', timeoutMs: 15_000 });
-    return { coldMs: summarize(cold), liveDaemonMs: summarize(live), nodeBaselineMs: summarize(bare) };
+    return { coldMs: summarize(cold), liveDaemonMs: summarize(live), liveLauncherMs: summarize(liveLauncher), nodeBaselineMs: summarize(bare) };
   }
 
   async phases(runs: number): Promise<PhaseResult> {
@@ -292,9 +300,12 @@ export class DaemonBench {
     await waitFor(() => !isAlive(pid), { what: `daemon ${pid} exit after Shutdown`, timeoutMs: 10_000 }).catch(() => process.kill(pid, 'SIGKILL'));
   }
 
-  private timeStart(id: string, bundle: string): { ms: number; socket: string } {
+  /** `start` through Node (the JS), or through `launcher` (dist/containerd-shim-mica-v2) when given. */
+  private timeStart(id: string, bundle: string, launcher?: string): { ms: number; socket: string } {
     const t0 = process.hrtime.bigint();
-    const r = spawnSync(process.execPath, this.startArgs(id), { cwd: bundle, env: this.env });
+    const r = launcher
+      ? spawnSync(launcher, this.startArgs(id).slice(1), { cwd: bundle, env: this.env })
+      : spawnSync(process.execPath, this.startArgs(id), { cwd: bundle, env: this.env });
     const ms = msSince(t0);
     if (r.status !== 0) throw new Error(`shim start ${id} failed: ${r.stderr.toString()}`);
     return { ms, socket: r.stdout.toString().trim().replace(/^unix:\/\//, '') };

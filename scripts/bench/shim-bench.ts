@@ -4,7 +4,7 @@
 // (echo and exit-0 firmware) and a busybox image for runc, runs the sections of ctr-bench.ts
 // and daemon-bench.ts, and writes one JSON object. A section that fails records its error and
 // the others still run. Sizes come from the environment (defaults in RUNS below).
-// Time budget: BENCH_TIMEOUT_MS (default 8 min) — sections that would start after it are skipped,
+// Time budget: BENCH_TIMEOUT_MS (default 15 min) — sections that would start after it are skipped,
 // and a run still going a minute past it (or a SIGINT/SIGTERM) is cleaned up and ended: shim
 // daemons of this run (found by PID through their socket paths), containerd, micad-sim.
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,7 +15,9 @@ import { firmwarePath, startMicadSim, type MicadSim } from '../../test/e2e/harne
 import { run } from '../../test/e2e/harness/processes';
 import { shimDaemons } from '../../test/e2e/harness/leftovers';
 import { ociArchive } from '../../test/e2e/harness/oci-archive';
-import { benchRunDetached, benchRunToExit, benchTaskPs, type CtrBenchImages } from './ctr-bench';
+import { containerdBuild } from '../../test/e2e/harness/containerd-builds';
+import { benchBurst, benchRunDetached, benchRunToExit, benchShimMemory, benchTaskPs, type CtrBenchImages } from './ctr-bench';
+import { benchCri, PAUSE, startCriContainerd } from './cri-bench';
 import { DaemonBench } from './daemon-bench';
 
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -25,9 +27,15 @@ const RUNS = {
   taskPs: num('BENCH_PS_CALLS', 30),
   phases: num('BENCH_PHASE_RUNS', 7),
   cycles: num('BENCH_CYCLES', 200),
+  memoryContainers: num('BENCH_MEMORY_CONTAINERS', 10),
+  burst: num('BENCH_BURST', 32),
+  criPods: num('BENCH_CRI_RUNS', 5),
+  criMemoryPods: num('BENCH_CRI_MEMORY_PODS', 10),
 };
+/** One namespace per section, each fresh: no section warms another's daemon. */
+const NS = { runD: 'bench-run-d', runRm: 'bench-run-rm', memory: 'bench-memory', burst: 'bench-burst' };
 const ONLY = process.env.BENCH_ONLY?.split(',');
-const BUDGET_MS = num('BENCH_TIMEOUT_MS', 8 * 60_000);
+const BUDGET_MS = num('BENCH_TIMEOUT_MS', 15 * 60_000);
 
 const IMAGES: CtrBenchImages = {
   echo: 'docker.io/micrun-bench/echo:latest',
@@ -61,9 +69,10 @@ async function main(): Promise<void> {
   try {
     sim = await startMicadSim();
     ctd = await startContainerd({ env: { MICRUN_MICA_SOCKET_DIR: sim.socketDir, MICRUN_STATE_DIR: path.join(work, 'state') } });
-    await importImages(ctd, work);
+    await importImages(ctd, work, ['default', ...Object.values(NS)]);
     const daemon = new DaemonBench({
       shim: path.join(distDir, 'containerd-shim-mica-v2.js'),
+      launcher: path.join(distDir, 'containerd-shim-mica-v2'),
       ctd,
       micaSocketDir: sim.socketDir,
       firmware: firmwarePath('echo'),
@@ -73,9 +82,12 @@ async function main(): Promise<void> {
     const sections: [string, () => Promise<unknown>][] = [
       ['start', () => daemon.start(RUNS.start)],
       ['phases', () => daemon.phases(RUNS.phases)],
-      ['ctrRunDetached', () => benchRunDetached(c, IMAGES, RUNS.ctrRun)],
-      ['ctrRunRm', () => benchRunToExit(c, IMAGES, RUNS.ctrRun)],
+      ['ctrRunDetached', () => benchRunDetached(c, IMAGES, RUNS.ctrRun, NS.runD)],
+      ['ctrRunRm', () => benchRunToExit(c, IMAGES, RUNS.ctrRun, NS.runRm)],
       ['taskPs', () => benchTaskPs(c, IMAGES, RUNS.taskPs)],
+      ['memory', () => benchShimMemory(c, IMAGES, RUNS.memoryContainers, NS.memory)],
+      ['cri', () => criOnItsOwnContainerd(sim!, work)],
+      ['burst', () => burstOnEachContainerd(c, sim!, work)],
       ['rss', () => daemon.rss()],
       ['cycles', () => daemon.cycles(RUNS.cycles)],
     ];
@@ -100,28 +112,64 @@ async function main(): Promise<void> {
   writeFileSync(out, JSON.stringify(result, null, 2));
 }
 
-async function importImages(ctd: Containerd, work: string): Promise<void> {
+/**
+ * RUNS.burst `ctr run --rm` at once on this containerd 1.6 and on containerd 2.x (a second
+ * private containerd of the 2.x build, same micad-sim), one after the other.
+ */
+async function burstOnEachContainerd(ctd16: Containerd, sim: MicadSim, work: string) {
+  const results = [await benchBurst(ctd16, IMAGES, RUNS.burst, NS.burst)];
+  const ctd2 = await startContainerd({
+    build: containerdBuild('2'),
+    env: { MICRUN_MICA_SOCKET_DIR: sim.socketDir, MICRUN_STATE_DIR: path.join(work, 'state-2x') },
+  });
+  try {
+    await importImages(ctd2, work, [NS.burst]);
+    results.push(await benchBurst(ctd2, IMAGES, RUNS.burst, NS.burst));
+  } finally {
+    await ctd2.destroy();
+  }
+  return results;
+}
+
+/** The CRI section on a containerd of its own (CRI plugin on, the shipped runtime config). */
+async function criOnItsOwnContainerd(sim: MicadSim, work: string) {
+  const ctd = await startCriContainerd(work, { MICRUN_MICA_SOCKET_DIR: sim.socketDir, MICRUN_STATE_DIR: path.join(work, 'state-cri') });
+  try {
+    await importImages(ctd, work, ['k8s.io']);
+    const pause = path.join(work, 'pause.tar');
+    writeFileSync(pause, ociArchive(PAUSE, busyboxFiles(), { Cmd: ['/bin/busybox', 'sleep', '100000'] }));
+    await importArchive(ctd, pause, 'k8s.io');
+    return await benchCri(ctd, IMAGES, work, RUNS.criPods, RUNS.criMemoryPods);
+  } finally {
+    await ctd.destroy();
+  }
+}
+
+function busyboxFiles() {
+  const busybox = '/bin/busybox';
+  if (!existsSync(busybox)) throw new Error('/bin/busybox is missing: install busybox-static');
+  return [
+    { name: 'bin', mode: 0o755 },
+    { name: 'bin/busybox', data: readFileSync(busybox), mode: 0o755 },
+  ];
+}
+
+async function importImages(ctd: Containerd, work: string, namespaces: readonly string[]): Promise<void> {
   const micrun = path.join(distDir, 'micrun.js');
   for (const [firmware, name] of [['echo', IMAGES.echo], ['exit-0', IMAGES.exit0]] as const) {
     const archive = path.join(work, `${firmware}.tar`);
     const built = await run(process.execPath, [micrun, 'image', 'build', '--firmware', firmwarePath(firmware), '--name', name, '-o', archive]);
     if (built.code !== 0) throw new Error(`micrun image build ${firmware}: ${built.stderr}`);
-    await importArchive(ctd, archive);
+    for (const ns of namespaces) await importArchive(ctd, archive, ns);
   }
   // runc's subject: a one-layer image holding only the static busybox.
-  const busybox = '/bin/busybox';
-  if (!existsSync(busybox)) throw new Error('/bin/busybox is missing: install busybox-static');
   const archive = path.join(work, 'busybox.tar');
-  const files = [
-    { name: 'bin', mode: 0o755 },
-    { name: 'bin/busybox', data: readFileSync(busybox), mode: 0o755 },
-  ];
-  writeFileSync(archive, ociArchive(IMAGES.busybox, files, { Cmd: ['/bin/busybox', 'sh'] }));
-  await importArchive(ctd, archive);
+  writeFileSync(archive, ociArchive(IMAGES.busybox, busyboxFiles(), { Cmd: ['/bin/busybox', 'sh'] }));
+  for (const ns of namespaces) await importArchive(ctd, archive, ns);
 }
 
-async function importArchive(ctd: Containerd, archive: string): Promise<void> {
-  const r = await ctd.ctr(['image', 'import', archive]);
+async function importArchive(ctd: Containerd, archive: string, namespace: string): Promise<void> {
+  const r = await ctd.ctr(['image', 'import', archive], { namespace });
   if (r.code !== 0) throw new Error(`ctr image import ${archive}: ${r.stderr}`);
 }
 
