@@ -34,7 +34,12 @@ export async function startCriContainerd(work: string, env: NodeJS.ProcessEnv): 
   mkdirSync(path.join(cni, 'net.d'), { recursive: true });
   mkdirSync(path.join(cni, 'bin'), { recursive: true });
   const shipped = readFileSync(path.join(repoRoot, 'configs', 'containerd-1.6-1.7.toml'), 'utf8');
-  const config = shipped.replace(/^version = 2$/m, '').replace(/^(\s*sandbox_image = ).*$/m, `$1"${PAUSE}"`);
+  // As test/e2e/cri.test.ts: this machine's oom_score_adj setting makes runc fail its pause
+  // container unless the CRI plugin restricts oom_score_adj.
+  const config = shipped
+    .replace(/^version = 2$/m, '')
+    .replace(/^(\s*sandbox_image = ).*$/m, `$1"${PAUSE}"`)
+    .replace(/^\s*# restrict_oom_score_adj = true$/m, '  restrict_oom_score_adj = true');
   return startContainerd({
     cri: true,
     env,
