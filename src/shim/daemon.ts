@@ -63,11 +63,12 @@ export async function runDaemon(args: ShimArgs, early: EarlyListener): Promise<v
       namespace: args.namespace,
       logger: log,
     });
-    // Leftovers of tasks containerd has forgotten (their `delete` failed): cleaned off the
-    // critical path, never touching what this daemon serves — a second after the daemon starts,
-    // and again when a daemon that waited idle (shim.when_empty) gets a container.
-    const sweepSoon = () =>
-      setTimeout(() => void sweepOrphans({ store, mica, log, isServed: (id) => runtime.containers.find(id) !== undefined }), 1_000).unref();
+    // Leftovers of tasks nobody will delete (their daemon died and containerd's `delete` failed or
+    // was killed): cleaned off the critical path, never touching what this daemon serves — a
+    // second after the daemon starts, again when a daemon that waited idle (shim.when_empty) gets
+    // a container, and at a Shutdown that leaves it empty (so a node keeps sweeping with no timer).
+    const sweep = () => sweepOrphans({ store, mica, log, isServed: (id) => runtime.containers.find(id) !== undefined });
+    const sweepSoon = () => setTimeout(() => void sweep(), 1_000).unref();
     const ios = new TaskIORegistry((size, grew) => {
       const newest = runtime.containers.list().at(-1);
       if (newest) following?.follow(path.join(newest.record.bundle, 'log'));
@@ -132,7 +133,7 @@ export async function runDaemon(args: ShimArgs, early: EarlyListener): Promise<v
       events: publisher,
       shimPid: process.pid,
       openIO: (stdio, containerId) => TaskIO.open(stdio, { containerId, namespace: args.namespace, logger: log }),
-      requestShutdown: () => whenEmpty('Shutdown: no container left'),
+      requestShutdown: () => void sweep().finally(() => whenEmpty('Shutdown: no container left')),
     });
     // One set of handlers under both names: `start`'s bootstrap form (config shim.bootstrap)
     // decides which one containerd calls, and 2.x falls back from v3 to v2 on Unimplemented.
