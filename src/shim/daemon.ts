@@ -23,6 +23,9 @@ import { createDaemonStop } from './daemon-stop';
 import { logStartupFailure } from './startup-failure';
 import { createTaskService, exitHandler, TASK_SERVICE, TASK_SERVICE_V3, type TaskIOHandle } from './task-service';
 
+/** How long a daemon may go without a connection or a container before it ends. */
+const UNUSED_DAEMON_GRACE_MS = 10_000;
+
 /** Wires and starts serving on the socket `start` bound and `serve` (serve.ts) adopted. */
 export async function runDaemon(args: ShimArgs, early: EarlyListener): Promise<void> {
   let logger: Logger | undefined;
@@ -151,6 +154,15 @@ export async function runDaemon(args: ShimArgs, early: EarlyListener): Promise<v
       if (early.ownsSocket() || runtime.containers.size > 0 || (await early.connectionCount()) > 0) return;
       void stop('socket path taken over by another daemon of this group before anyone connected');
     }, 1_000).unref();
+
+    // A daemon nobody came to — containerd never connected, or left without a container (its
+    // client was killed mid-`ctr run`, or it refused our bootstrap output) — would idle forever,
+    // since only a Shutdown ends a daemon: it ends like an emptied one (a namespace daemon told
+    // to wait keeps waiting). Connected or serving, it is in use; a Create in flight keeps it too.
+    setTimeout(async () => {
+      if (runtime.containers.size > 0 || (await early.connectionCount()) > 0) return;
+      whenEmpty(`nobody used this daemon within ${UNUSED_DAEMON_GRACE_MS / 1000} s of its start`);
+    }, UNUSED_DAEMON_GRACE_MS).unref();
 
     process.on('SIGTERM', () => void stop('SIGTERM'));
     process.on('SIGINT', () => void stop('SIGINT'));

@@ -168,6 +168,18 @@ describe('one-shot actions', () => {
     }
   });
 
+  test('a daemon nobody connects to (its ctr client died before Create) ends by itself and removes its socket', async () => {
+    // Only a Shutdown ends a daemon, and containerd sends none to a daemon it never used.
+    const b = fakeBundle('unused');
+    const r = await shim([...flags('unused'), 'start'], { cwd: b, env });
+    expect(r.code, r.stderr).toBe(0);
+    const sock = r.stdout.slice('unix://'.length);
+    const [pid] = shimDaemons(socketDir, 'unused');
+    expect(pid).toEqual(expect.any(Number));
+    await waitFor(() => !isAlive(pid!), { what: 'the unused daemon to exit', timeoutMs: 60_000 });
+    expect(existsSync(sock)).toBe(false);
+  });
+
   test('CRI pod containers get their sandbox daemon address', async () => {
     const pod = { 'io.kubernetes.cri.container-type': 'container', 'io.kubernetes.cri.sandbox-id': 'podX' };
     const b = fakeBundle('app-in-pod', pod);
