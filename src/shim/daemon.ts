@@ -46,6 +46,9 @@ export async function runDaemon(args: ShimArgs, early: EarlyListener): Promise<v
 
     const server = new TtrpcServer({
       onError: (err, ctx) => log.error({ err, method: ctx ? `${ctx.service}/${ctx.method}` : undefined }, 'ttrpc call failed'),
+      onDisconnect: (remaining) => {
+        if (remaining === 0) endIfUnusedSoon('its last client disconnected');
+      },
     });
     let mica = createMicaClient({ socketDir: config.mica.socket_dir, timeoutMs: config.mica.timeout_ms });
     // Spans only when an OTLP endpoint is configured; otherwise no OpenTelemetry code is loaded.
@@ -130,6 +133,17 @@ export async function runDaemon(args: ShimArgs, early: EarlyListener): Promise<v
       }
       daemonStop.ifIdle(why);
     };
+    // A daemon with no container and no client — containerd never connected, or left without a
+    // Shutdown (its ctr client killed mid-`ctr run`, a refused bootstrap output, a storm of
+    // kills) — would idle forever, since only a Shutdown ends a daemon. Checked once after its
+    // start and after its last client disconnects (no timer otherwise), it then ends like an
+    // emptied one (a namespace daemon told to wait keeps waiting); a Create in flight keeps it.
+    function endIfUnusedSoon(why: string): void {
+      setTimeout(async () => {
+        if (runtime.containers.size > 0 || (await early.connectionCount()) > 0) return;
+        whenEmpty(`unused for ${UNUSED_DAEMON_GRACE_MS / 1000} s: ${why}`);
+      }, UNUSED_DAEMON_GRACE_MS).unref();
+    }
     const tasks = createTaskService({
       runtime,
       ios,
@@ -155,14 +169,7 @@ export async function runDaemon(args: ShimArgs, early: EarlyListener): Promise<v
       void stop('socket path taken over by another daemon of this group before anyone connected');
     }, 1_000).unref();
 
-    // A daemon nobody came to — containerd never connected, or left without a container (its
-    // client was killed mid-`ctr run`, or it refused our bootstrap output) — would idle forever,
-    // since only a Shutdown ends a daemon: it ends like an emptied one (a namespace daemon told
-    // to wait keeps waiting). Connected or serving, it is in use; a Create in flight keeps it too.
-    setTimeout(async () => {
-      if (runtime.containers.size > 0 || (await early.connectionCount()) > 0) return;
-      whenEmpty(`nobody used this daemon within ${UNUSED_DAEMON_GRACE_MS / 1000} s of its start`);
-    }, UNUSED_DAEMON_GRACE_MS).unref();
+    endIfUnusedSoon('nobody connected since its start');
 
     process.on('SIGTERM', () => void stop('SIGTERM'));
     process.on('SIGINT', () => void stop('SIGINT'));

@@ -35,6 +35,8 @@ export interface TtrpcServerOptions {
    * not its rate. Default 1024.
    */
   maxConcurrentCalls?: number;
+  /** Called when a client's connection has closed, with how many remain open. */
+  onDisconnect?: (remaining: number) => void;
 }
 
 const DEFAULT_GRACE_MS = 5_000;
@@ -49,11 +51,13 @@ export class TtrpcServer {
   private readonly connections = new Set<ServerConnection>();
   private closing = false;
   private readonly reportError: (err: unknown, ctx?: CallContext) => void;
+  private readonly onDisconnect: (remaining: number) => void;
   /** @internal read by each connection */
   readonly maxConcurrentCalls: number;
 
   constructor(opts: TtrpcServerOptions = {}) {
     this.reportError = opts.onError ?? (() => {});
+    this.onDisconnect = opts.onDisconnect ?? (() => {});
     this.maxConcurrentCalls = opts.maxConcurrentCalls ?? DEFAULT_MAX_CONCURRENT_CALLS;
   }
 
@@ -157,7 +161,10 @@ export class TtrpcServer {
       }
       const conn = new ServerConnection(this, socket);
       this.connections.add(conn);
-      void conn.closed.then(() => this.connections.delete(conn));
+      void conn.closed.then(() => {
+        this.connections.delete(conn);
+        this.onDisconnect(this.connections.size);
+      });
     });
     server.on('error', (err) => this.onError(err));
   }

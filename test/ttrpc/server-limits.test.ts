@@ -106,3 +106,21 @@ describe('ttrpc server limits', () => {
     conn.socket.destroy();
   });
 });
+
+describe('disconnects', () => {
+  it('onDisconnect reports each closed client with how many stay connected', async () => {
+    const remaining: number[] = [];
+    const s = await serve(() => {}, { onDisconnect: (n) => remaining.push(n) });
+    try {
+      const a = await rawConnect(s.socketPath);
+      const b = await rawConnect(s.socketPath);
+      await expect.poll(async () => new Promise((r) => s.server['listeners'][0]!.getConnections((_e, n) => r(n)))).toBe(2);
+      a.socket.destroy();
+      await expect.poll(() => remaining).toEqual([1]);
+      b.socket.destroy();
+      await expect.poll(() => remaining).toEqual([1, 0]);
+    } finally {
+      await s.cleanup();
+    }
+  });
+});
