@@ -27,6 +27,14 @@ cleanup() {
     ctr_ container rm demo >/dev/null 2>&1
     kill -TERM "$ctd_pid" 2>/dev/null && wait "$ctd_pid" 2>/dev/null
   fi
+  # The namespace's shim daemon waits for the next container (shim.when_empty = "wait"): stop it
+  # by PID — the daemons whose socket lies in this demo's shim socket dir.
+  for cmdline in /proc/[0-9]*/cmdline; do
+    if tr '\0' ' ' <"$cmdline" 2>/dev/null | grep -q -- "-socket $work/s/"; then
+      pid=${cmdline#/proc/}; pid=${pid%/cmdline}
+      kill -TERM "$pid" 2>/dev/null
+    fi
+  done
   [[ -n $sim_pid ]] && kill -TERM "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null
   grep -o " $work[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l
   rm -rf "$work"
@@ -65,7 +73,7 @@ for _ in $(seq 100); do ctr_ version >/dev/null 2>&1 && break; sleep 0.1; done
 
 echo "==> building the demo image from test/fixtures/firmware/build/hello.elf"
 micrun image build --firmware test/fixtures/firmware/build/hello.elf --name localhost/micrun-demo:latest \
-  --env MICRUN_OS=zephyr -o "$work/demo.tar"
+  -o "$work/demo.tar"
 ctr_ image import "$work/demo.tar" >/dev/null
 
 echo "==> ctr run --rm --runtime io.containerd.mica.v2 localhost/micrun-demo:latest demo"
