@@ -75,10 +75,14 @@ export async function runDaemon(args: ShimArgs, early: EarlyListener): Promise<v
     // a container, and at a Shutdown that leaves it empty (so a node keeps sweeping with no timer).
     const sweep = () => sweepOrphans({ store, mica, log, isServed: (id) => runtime.containers.find(id) !== undefined });
     const sweepSoon = () => setTimeout(() => void sweep(), 1_000).unref();
+    // The start-up sweep covers a fresh daemon's first container; only a daemon that was emptied
+    // and waited sweeps again when it gets one.
+    let emptied = false;
     const ios = new TaskIORegistry((size, grew) => {
       const newest = runtime.containers.list().at(-1);
       if (newest) following?.follow(path.join(newest.record.bundle, 'log'));
-      if (grew && size === 1) sweepSoon();
+      if (grew && size === 1 && emptied) sweepSoon();
+      if (size === 0) emptied = true;
     });
     const store = new FileStateStore(config.runtime.state_dir);
     const runtime = new Runtime({
