@@ -10,7 +10,7 @@
     {
       "target_name": "containerd-shim-mica-v2",
       "type": "executable",
-      "sources": ["launcher/launcher.c", "launcher/sha256.c"],
+      "sources": ["launcher/launcher.c", "launcher/start.c", "launcher/delete.c", "launcher/sha256.c"],
       "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror"]
     }
   ]
