@@ -4,7 +4,7 @@
 //
 // Data paths, all raw bytes:
 //   console (pty slave) ──► stdout sink (fifo | file:// | binary:// fd 3)
-//   stdin fifo ──► console
+//   stdin fifo ──► console        (StdinFeed; its lifecycle is the table in stdin-lifecycle.ts)
 // The RTOS has one console, so all its output goes to stdout; stderr is opened (the client
 // does not wait for nothing) and ended at close. With terminal=true the client passes no
 // stderr and the same raw bytes flow; Ctrl-C (0x03) is just a byte for the firmware — only
@@ -19,6 +19,7 @@ import { openFifoReader, openFifoWriter } from './fifo';
 import { openFileSink } from './file-sink';
 import { defaultLoggerPolicy, LoggerSupervisor, type LoggerPolicy } from './logger-supervisor';
 import { pump, type Pump } from './pump';
+import { StdinFeed } from './stdin-feed';
 import { parseStdioUri, type StdioName, type StdioTarget } from './stdio-uri';
 
 export interface StdioSpec {
@@ -66,28 +67,30 @@ export interface TaskIOStats {
 export class TaskIO {
   private console: ConsolePort | undefined;
   private outputPump: Pump | undefined;
-  private inputPump: Pump | undefined;
+  private readonly stdin: StdinFeed;
   private consoleBytes = 0;
-  private stdinBytes = 0;
   private lastConsoleData = 0;
   private size: { cols: number; rows: number } | undefined;
-  private stdinCloseRequested = false;
-  private stdinQuietTimer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
   private loggersStopped: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly ctx: TaskIOContext,
     private readonly options: TaskIOOptions,
-    private stdin: Readable | undefined,
+    stdin: Readable | undefined,
     /** The stdin fifo's path, reopened when its writer goes away without CloseIO. */
-    private readonly stdinPath: string | undefined,
+    stdinPath: string | undefined,
     private readonly stdout: Writable | undefined,
     private readonly stderr: Writable | undefined,
     private readonly loggers: LoggerSupervisor[],
   ) {
-    // Pumps come and go (detach, console hang-up); stdin errors after them still need a home.
-    stdin?.on('error', (err) => ctx.logger.debug({ err }, 'stdin fifo error'));
+    this.stdin = new StdinFeed(stdin, {
+      liveConsole: () => (this.outputPump ? this.console?.stream : undefined),
+      // Only a feed that had a stream reopens, and a stream comes with its path.
+      reopen: () => openFifoReader(stdinPath!, 'stdin fifo'),
+      quietMs: options.stdinQuietMs,
+      logger: ctx.logger,
+    });
   }
 
   /** Parses and opens the stdio. Throws CodedError(InvalidArgument) naming a bad URI or path;
@@ -159,10 +162,10 @@ export class TaskIO {
         // (the instance restarted): typed bytes wait in the fifo instead of being lost.
         this.ctx.logger.info({ reason, err: err?.message }, 'RTOS console closed');
         this.outputPump = undefined;
-        this.inputPump?.stop();
+        this.stdin.consoleGone();
       },
     });
-    this.startStdin(port);
+    this.stdin.consoleAttached();
     this.ctx.logger.debug({ consolePath }, 'console attached');
   }
 
@@ -184,10 +187,7 @@ export class TaskIO {
    * client wrote before closing still reaches the console), then stdin is closed. The
    * console and the task stay as they are: the RTOS console has no notion of EOF. */
   closeStdin(): void {
-    if (this.stdinCloseRequested) return;
-    this.stdinCloseRequested = true;
-    if (this.inputPump) this.armStdinQuietTimer();
-    // Before attach: startStdin() honours the request once the console exists.
+    this.stdin.closeIO();
   }
 
   /** Task exited: drain console output already produced, close the console, end every output
@@ -197,95 +197,33 @@ export class TaskIO {
     return this.closing;
   }
 
-  /** Resolves when every logging binary has exited (up to grace + 12 s after close()). */
+  /** Resolves when every logging binary has exited (up to grace + 12 s after close()).
+   * Only tests call it (fd and log-file checks after a logger is gone): the daemon never waits
+   * for loggers, so a task's exit is not held up by a slow one. */
   whenLoggersStopped(): Promise<void> {
     return this.loggersStopped;
   }
 
   get stats(): TaskIOStats {
-    return { consoleBytes: this.consoleBytes, stdinBytes: this.stdinBytes, attached: this.outputPump !== undefined };
+    return { consoleBytes: this.consoleBytes, stdinBytes: this.stdin.bytes, attached: this.outputPump !== undefined };
   }
 
-  /** pids of running logging binaries (for diagnostics and tests). */
+  /** pids of running logging binaries (only tests read them today). */
   get loggerPids(): number[] {
     return this.loggers.map((l) => l.pid).filter((pid): pid is number => pid !== undefined);
   }
 
-  private startStdin(port: ConsolePort): void {
-    const stdin = this.stdin;
-    if (!stdin || stdin.destroyed) return;
-    this.inputPump = pump(stdin, port.stream, {
-      onData: (chunk) => {
-        this.stdinBytes += chunk.length;
-        if (this.stdinCloseRequested) this.armStdinQuietTimer();
-      },
-      onEnd: (reason, err) => {
-        this.inputPump = undefined;
-        if (reason === 'eof' && !this.stdinCloseRequested) {
-          // The writer went away without CloseIO: a killed `ctr run -t`, a `ctr run -d` that
-          // exited. `ctr task attach` reopens the same fifo later, so wait for the next writer
-          // on a fresh read side instead of closing stdin for good.
-          this.ctx.logger.info('stdin writer went away; waiting for the next client (ctr task attach)');
-          this.closeStdinStream();
-          void this.reopenStdin(port);
-          return;
-        }
-        if (reason === 'eof') {
-          this.ctx.logger.info('stdin closed by the client; console input stops, the task keeps running');
-        } else if (reason === 'error') {
-          this.ctx.logger.warn({ err: err?.message }, 'stdin fifo read failed; console input stops');
-        } else if (!this.stdinCloseRequested) {
-          return; // console detached: stdin waits, paused, for the next console
-        }
-        clearTimeout(this.stdinQuietTimer);
-        this.closeStdinStream();
-      },
-    });
-    if (this.stdinCloseRequested) this.armStdinQuietTimer();
-  }
-
-  private async reopenStdin(port: ConsolePort): Promise<void> {
-    let stdin: Readable;
-    try {
-      stdin = await openFifoReader(this.stdinPath!, 'stdin fifo');
-    } catch (err) {
-      this.ctx.logger.warn({ err: (err as Error).message }, 'cannot reopen the stdin fifo; console input stops');
-      return;
-    }
-    if (this.closing || this.stdinCloseRequested || this.stdin) {
-      stdin.destroy();
-      return;
-    }
-    stdin.on('error', (err) => this.ctx.logger.debug({ err }, 'stdin fifo error'));
-    this.stdin = stdin;
-    // The console may have hung up meanwhile: then the next attach() starts stdin.
-    if (this.console === port && this.outputPump) this.startStdin(port);
-  }
-
-  private armStdinQuietTimer(): void {
-    clearTimeout(this.stdinQuietTimer);
-    this.stdinQuietTimer = setTimeout(() => this.inputPump?.stop(), this.options.stdinQuietMs);
-  }
-
-  private closeStdinStream(): void {
-    this.stdin?.destroy();
-    this.stdin = undefined;
-  }
-
   private async detachConsole(): Promise<void> {
     this.outputPump?.stop();
-    this.inputPump?.stop();
-    this.outputPump = this.inputPump = undefined;
-    clearTimeout(this.stdinQuietTimer);
+    this.outputPump = undefined;
+    this.stdin.consoleGone();
     const port = this.console;
     this.console = undefined;
     await port?.close();
   }
 
   private async runClose(): Promise<void> {
-    clearTimeout(this.stdinQuietTimer);
-    this.inputPump?.stop();
-    this.closeStdinStream();
+    this.stdin.taskExit();
     await this.drainConsole();
     await this.detachConsole();
     const outputs = new Set([this.stdout, this.stderr].filter((w): w is Writable => w !== undefined));
