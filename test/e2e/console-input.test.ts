@@ -4,34 +4,19 @@
 // micad-sim now wakes QEMU itself; these run several fresh instances in a row so that a pass
 // is not luck. Driven through the built micad-sim and the real MicaClient; the `ctr run` path
 // is in console-input-ctr.test.ts.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createMicaClient } from '../../src/mica/client';
-import type { MicaClient } from '../../src/mica/types';
-import { firmwarePath, openConsole, startMicadSim, type Console, type MicadSim } from './harness/micad-sim';
+import { describe, expect, it } from 'vitest';
+import { firmwarePath, type Console } from './harness/micad-sim';
+import { useMicadSimClient } from './harness/micad-sim-client';
 
 const RUNS = 5;
 
-let sim: MicadSim;
-let mica: MicaClient;
-const consoles: Console[] = [];
-
-beforeAll(async () => {
-  sim = await startMicadSim();
-  mica = createMicaClient({ socketDir: sim.socketDir });
-});
-afterAll(async () => {
-  await sim?.stop();
-});
-afterEach(() => {
-  for (const c of consoles.splice(0)) c.close();
-});
+const sim = useMicadSimClient();
 
 /** Creates and starts `name` from fixture `firmware`, opens its console, waits for `banner`. */
 async function bootWithConsole(name: string, firmware: string, banner: string): Promise<Console> {
-  await mica.create({ name, firmwarePath: firmwarePath(firmware), cpus: '1' });
-  await mica.start(name);
-  const tty = openConsole((await mica.status(name)).console!);
-  consoles.push(tty);
+  await sim.mica.create({ name, firmwarePath: firmwarePath(firmware), cpus: '1' });
+  await sim.mica.start(name);
+  const tty = sim.console((await sim.mica.status(name)).console!);
   await tty.waitFor(`${banner}\r\n`);
   return tty;
 }
@@ -51,18 +36,17 @@ describe('console input reaches a firmware with no timer and no interrupt', () =
         'micrun poll firmware ready\r\npoll: first\r\n' +
           `poll: run ${run} second\r\npoll: third line, a bit longer than the others\r\n`,
       );
-      await mica.remove(name);
+      await sim.mica.remove(name);
     }
   });
 
   it('input typed right after start, while the firmware boots, arrives too', async () => {
-    await mica.create({ name: 'early', firmwarePath: firmwarePath('poll'), cpus: '1' });
-    await mica.start('early');
-    const tty = openConsole((await mica.status('early')).console!);
-    consoles.push(tty);
+    await sim.mica.create({ name: 'early', firmwarePath: firmwarePath('poll'), cpus: '1' });
+    await sim.mica.start('early');
+    const tty = sim.console((await sim.mica.status('early')).console!);
     tty.write('typed early\r');
     await tty.waitFor('poll: typed early\r\n');
-    await mica.remove('early');
+    await sim.mica.remove('early');
   });
 
   it('the WFI/interrupt echo firmware (no SysTick any more) answers too', async () => {
@@ -71,7 +55,7 @@ describe('console input reaches a firmware with no timer and no interrupt', () =
       await new Promise((resolve) => setTimeout(resolve, 300));
       tty.write(`hello ${run}\r`);
       await tty.waitFor(`echo: hello ${run}\r\n`);
-      await mica.remove(`echo${run}`);
+      await sim.mica.remove(`echo${run}`);
     }
   });
 });

@@ -5,35 +5,16 @@ import { execFileSync } from 'node:child_process';
 import { connect } from 'node:net';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Code, CodedError } from '../../src/errors';
 import { createMicaClient } from '../../src/mica/client';
-import type { MicaClient } from '../../src/mica/types';
-import { firmwarePath, openConsole, startMicadSim, type Console, type MicadSim } from './harness/micad-sim';
+import { firmwarePath, openConsole, startMicadSim } from './harness/micad-sim';
+import { useMicadSimClient } from './harness/micad-sim-client';
 import { isAlive, waitFor } from './harness/processes';
 
 const BANNER = 'micrun echo firmware ready';
 
-let sim: MicadSim;
-let mica: MicaClient;
-const consoles: Console[] = [];
-
-beforeAll(async () => {
-  sim = await startMicadSim();
-  mica = createMicaClient({ socketDir: sim.socketDir });
-});
-afterAll(async () => {
-  await sim?.stop();
-});
-afterEach(() => {
-  for (const c of consoles.splice(0)) c.close();
-});
-
-function console_(p: string): Console {
-  const c = openConsole(p);
-  consoles.push(c);
-  return c;
-}
+const sim = useMicadSimClient();
 
 async function codeOf(p: Promise<unknown>): Promise<Code> {
   try {
@@ -62,53 +43,53 @@ function processesMentioning(needle: string): number[] {
 
 describe('one echo instance', () => {
   it('create → start → banner → echo → status → set → pause/resume → stop → rm', async () => {
-    await mica.create({ name: 'echo1', firmwarePath: firmwarePath('echo'), cpus: '1' });
-    expect(mica.exists('echo1')).toBe(true);
-    expect((await mica.status('echo1')).state).toBe('Offline');
+    await sim.mica.create({ name: 'echo1', firmwarePath: firmwarePath('echo'), cpus: '1' });
+    expect(sim.mica.exists('echo1')).toBe(true);
+    expect((await sim.mica.status('echo1')).state).toBe('Offline');
 
-    await mica.start('echo1');
-    const status = await mica.status('echo1');
+    await sim.mica.start('echo1');
+    const status = await sim.mica.status('echo1');
     expect(status).toMatchObject({ displayName: 'echo1', cpus: '1', state: 'Running' });
     expect(status.console).toMatch(/^\/dev\/pts\/\d+$/);
 
-    const tty = console_(status.console!);
+    const tty = sim.console(status.console!);
     await tty.waitFor(`${BANNER}\r\n`);
     tty.write('hello micrun\r');
     await tty.waitFor('echo: hello micrun\r\n');
 
-    await mica.set('echo1', 'cpu', '0-1');
-    expect((await mica.status('echo1')).cpus).toBe('0-1');
-    await mica.set('echo1', 'memory', 64);
-    await expect(mica.set('echo1', 'vcpu', 'many')).rejects.toThrow(/Invalid value for vcpu/);
+    await sim.mica.set('echo1', 'cpu', '0-1');
+    expect((await sim.mica.status('echo1')).cpus).toBe('0-1');
+    await sim.mica.set('echo1', 'memory', 64);
+    await expect(sim.mica.set('echo1', 'vcpu', 'many')).rejects.toThrow(/Invalid value for vcpu/);
 
-    const info = await mica.info('echo1');
+    const info = await sim.mica.info('echo1');
     expect(info).toMatchObject({ state: 'Running', console: status.console });
     expect(isAlive(info.qemuPid!)).toBe(true);
     expect(info.memoryBytes).toBeGreaterThan(1024 * 1024);
     expect(info.cpuTimeNs).toBeGreaterThanOrEqual(0);
 
-    await mica.pause('echo1');
-    expect((await mica.info('echo1')).state).toBe('Suspended');
+    await sim.mica.pause('echo1');
+    expect((await sim.mica.info('echo1')).state).toBe('Suspended');
     tty.write('while paused\r');
     await new Promise((r) => setTimeout(r, 200));
     expect(tty.text()).not.toContain('echo: while paused');
-    await mica.resume('echo1');
+    await sim.mica.resume('echo1');
     await tty.waitFor('echo: while paused\r\n');
-    expect((await mica.status('echo1')).state).toBe('Running');
+    expect((await sim.mica.status('echo1')).state).toBe('Running');
 
-    await mica.stop('echo1');
-    expect((await mica.status('echo1')).state).toBe('Offline');
+    await sim.mica.stop('echo1');
+    expect((await sim.mica.status('echo1')).state).toBe('Offline');
     await waitFor(() => !isAlive(info.qemuPid!), { what: 'qemu to end after stop' });
-    expect(mica.exists('echo1')).toBe(true);
+    expect(sim.mica.exists('echo1')).toBe(true);
 
     // Restart on the same console path: the firmware boots again.
-    await mica.start('echo1');
-    expect((await mica.status('echo1')).console).toBe(status.console);
+    await sim.mica.start('echo1');
+    expect((await sim.mica.status('echo1')).console).toBe(status.console);
     await waitFor(() => tty.text().split(BANNER).length === 3, { what: 'second banner' });
 
-    await mica.remove('echo1');
-    expect(mica.exists('echo1')).toBe(false);
-    await expect(mica.status('echo1')).rejects.toMatchObject({ code: Code.NotFound });
+    await sim.mica.remove('echo1');
+    expect(sim.mica.exists('echo1')).toBe(false);
+    await expect(sim.mica.status('echo1')).rejects.toMatchObject({ code: Code.NotFound });
   });
 });
 
@@ -118,94 +99,94 @@ describe('firmware that exits', () => {
     ['exit-0', 0],
   ])('%s → Stopped with exit code %i, every line on the console', async (fw, code) => {
     const name = `x-${fw}`;
-    await mica.create({ name, firmwarePath: firmwarePath(fw) });
-    await mica.start(name);
+    await sim.mica.create({ name, firmwarePath: firmwarePath(fw) });
+    await sim.mica.start(name);
     const info = await waitFor(async () => {
-      const i = await mica.info(name);
+      const i = await sim.mica.info(name);
       return i.state === 'Stopped' ? i : undefined;
     }, { what: `${name} Stopped` });
     expect(info.exitCode).toBe(code);
     expect(info.qemuPid).toBeUndefined();
-    const tty = console_(info.console!);
+    const tty = sim.console(info.console!);
     await tty.waitFor(`exiting with code ${code}\r\n`);
     expect(tty.text()).toBe(
       `micrun exit firmware starting\r\ndoing some work\r\nexiting with code ${code}\r\n`,
     );
-    await mica.remove(name);
+    await sim.mica.remove(name);
   });
 
   it('loses no console byte, and a console nobody reads holds the firmware back', async () => {
-    await mica.create({ name: 'flood', firmwarePath: firmwarePath('flood') });
-    await mica.start('flood');
+    await sim.mica.create({ name: 'flood', firmwarePath: firmwarePath('flood') });
+    await sim.mica.start('flood');
     await new Promise((r) => setTimeout(r, 1500));
     // ~230 KiB of output cannot fit in the pty: the firmware must be waiting on TX-full, and the
     // daemon must still answer (a blocking write to a full pty master would freeze it).
-    expect((await mica.info('flood')).state).toBe('Running');
-    const tty = console_((await mica.status('flood')).console!);
+    expect((await sim.mica.info('flood')).state).toBe('Running');
+    const tty = sim.console((await sim.mica.status('flood')).console!);
     const text = await tty.waitFor('flood done\r\n', 30_000);
     const expected = Array.from({ length: 20000 }, (_, i) => `line ${i + 1}\r\n`).join('') + 'flood done\r\n';
     expect(text.length).toBe(expected.length);
     expect(text === expected).toBe(true);
-    await waitFor(async () => (await mica.info('flood')).state === 'Stopped', { what: 'flood Stopped' });
-    expect((await mica.info('flood')).exitCode).toBe(0);
-    await mica.remove('flood');
+    await waitFor(async () => (await sim.mica.info('flood')).state === 'Stopped', { what: 'flood Stopped' });
+    expect((await sim.mica.info('flood')).exitCode).toBe(0);
+    await sim.mica.remove('flood');
   });
 
   it('QEMU killed from outside → Error', async () => {
-    await mica.create({ name: 'victim', firmwarePath: firmwarePath('echo') });
-    await mica.start('victim');
-    const { qemuPid } = await mica.info('victim');
+    await sim.mica.create({ name: 'victim', firmwarePath: firmwarePath('echo') });
+    await sim.mica.start('victim');
+    const { qemuPid } = await sim.mica.info('victim');
     process.kill(qemuPid!, 'SIGKILL');
-    await waitFor(async () => (await mica.info('victim')).state === 'Error', { what: 'Error state' });
-    expect((await mica.status('victim')).state).toBe('Error');
-    await mica.remove('victim');
+    await waitFor(async () => (await sim.mica.info('victim')).state === 'Error', { what: 'Error state' });
+    expect((await sim.mica.status('victim')).state).toBe('Error');
+    await sim.mica.remove('victim');
   });
 });
 
 describe('errors', () => {
   it('missing firmware → NotFound with micad\'s "No such file" text', async () => {
-    await expect(mica.create({ name: 'nofw', firmwarePath: '/nonexistent/fw.elf' })).rejects.toThrow(
+    await expect(sim.mica.create({ name: 'nofw', firmwarePath: '/nonexistent/fw.elf' })).rejects.toThrow(
       /No such file: \/nonexistent\/fw\.elf/,
     );
-    expect(await codeOf(mica.create({ name: 'nofw', firmwarePath: '/nonexistent/fw.elf' }))).toBe(Code.NotFound);
-    expect(mica.exists('nofw')).toBe(false);
+    expect(await codeOf(sim.mica.create({ name: 'nofw', firmwarePath: '/nonexistent/fw.elf' }))).toBe(Code.NotFound);
+    expect(sim.mica.exists('nofw')).toBe(false);
   });
 
   it('duplicate name → AlreadyExists', async () => {
-    await mica.create({ name: 'dup', firmwarePath: firmwarePath('echo') });
-    expect(await codeOf(mica.create({ name: 'dup', firmwarePath: firmwarePath('echo') }))).toBe(Code.AlreadyExists);
-    await mica.remove('dup');
+    await sim.mica.create({ name: 'dup', firmwarePath: firmwarePath('echo') });
+    expect(await codeOf(sim.mica.create({ name: 'dup', firmwarePath: firmwarePath('echo') }))).toBe(Code.AlreadyExists);
+    await sim.mica.remove('dup');
   });
 
   it('firmware it cannot run → create fails saying why', async () => {
-    await expect(mica.create({ name: 'notelf', firmwarePath: '/etc/hostname' })).rejects.toThrow(/not an ELF file/);
-    await expect(mica.create({ name: 'x86', firmwarePath: process.execPath })).rejects.toThrow(/not ARM|64-bit/);
-    expect(mica.exists('notelf')).toBe(false);
+    await expect(sim.mica.create({ name: 'notelf', firmwarePath: '/etc/hostname' })).rejects.toThrow(/not an ELF file/);
+    await expect(sim.mica.create({ name: 'x86', firmwarePath: process.execPath })).rejects.toThrow(/not ARM|64-bit/);
+    expect(sim.mica.exists('notelf')).toBe(false);
   });
 
   it('concurrent creates of one name: exactly one wins, the others get AlreadyExists', async () => {
     const results = await Promise.allSettled(
-      Array.from({ length: 5 }, () => mica.create({ name: 'race', firmwarePath: firmwarePath('echo') })),
+      Array.from({ length: 5 }, () => sim.mica.create({ name: 'race', firmwarePath: firmwarePath('echo') })),
     );
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     for (const r of results) {
       if (r.status === 'rejected') expect((r.reason as CodedError).code).toBe(Code.AlreadyExists);
     }
-    await mica.remove('race');
+    await sim.mica.remove('race');
   });
 
   it('start of a running instance fails and leaves it running', async () => {
-    await mica.create({ name: 'twice', firmwarePath: firmwarePath('echo') });
-    await mica.start('twice');
-    const { qemuPid } = await mica.info('twice');
-    await expect(mica.start('twice')).rejects.toThrow(/already running/);
-    expect(await mica.info('twice')).toMatchObject({ state: 'Running', qemuPid });
-    await mica.remove('twice');
+    await sim.mica.create({ name: 'twice', firmwarePath: firmwarePath('echo') });
+    await sim.mica.start('twice');
+    const { qemuPid } = await sim.mica.info('twice');
+    await expect(sim.mica.start('twice')).rejects.toThrow(/already running/);
+    expect(await sim.mica.info('twice')).toMatchObject({ state: 'Running', qemuPid });
+    await sim.mica.remove('twice');
     expect(isAlive(qemuPid!)).toBe(false);
   });
 
   it('unknown instance → NotFound', async () => {
-    expect(await codeOf(mica.start('ghost'))).toBe(Code.NotFound);
+    expect(await codeOf(sim.mica.start('ghost'))).toBe(Code.NotFound);
   });
 
   it('micad-sim not running → Unavailable within the timeout', async () => {
@@ -290,12 +271,12 @@ describe('raw protocol', () => {
   it('leaks no file descriptor over create/start/console/rm cycles', async () => {
     const fds = () => readdirSync(`/proc/${sim.pid}/fd`).length;
     const cycle = async (i: number) => {
-      await mica.create({ name: `fd${i}`, firmwarePath: firmwarePath('echo') });
-      await mica.start(`fd${i}`);
-      const tty = openConsole((await mica.status(`fd${i}`)).console!);
+      await sim.mica.create({ name: `fd${i}`, firmwarePath: firmwarePath('echo') });
+      await sim.mica.start(`fd${i}`);
+      const tty = openConsole((await sim.mica.status(`fd${i}`)).console!);
       await tty.waitFor(BANNER);
       tty.close();
-      await mica.remove(`fd${i}`);
+      await sim.mica.remove(`fd${i}`);
     };
     await cycle(0); // warm-up: lazily opened handles (addon, /proc readers) settle
     const before = fds();
@@ -351,15 +332,15 @@ describe('many instances', () => {
     await Promise.all(
       names.map(async (name) => {
         const t0 = performance.now();
-        await mica.create({ name, firmwarePath: firmwarePath('echo') }, { timeoutMs: 30_000 });
-        await mica.start(name, { timeoutMs: 30_000 });
-        const { console: tty } = await mica.status(name, { timeoutMs: 30_000 });
-        await console_(tty!).waitFor(BANNER, 30_000);
+        await sim.mica.create({ name, firmwarePath: firmwarePath('echo') }, { timeoutMs: 30_000 });
+        await sim.mica.start(name, { timeoutMs: 30_000 });
+        const { console: tty } = await sim.mica.status(name, { timeoutMs: 30_000 });
+        await sim.console(tty!).waitFor(BANNER, 30_000);
         latencies.push(performance.now() - t0);
       }),
     );
     for (const name of names) {
-      const info = await mica.info(name);
+      const info = await sim.mica.info(name);
       expect(info.state).toBe('Running');
       pids.push(info.qemuPid!);
       rss.push(info.memoryBytes!);
@@ -377,8 +358,8 @@ describe('many instances', () => {
       rssPerQemuMiB: { min: mib(Math.min(...rss)), max: mib(Math.max(...rss)) },
     };
     process.stdout.write(`micad-sim 20 instances: ${JSON.stringify(report)}\n`);
-    await Promise.all(names.map((name) => mica.remove(name, { timeoutMs: 30_000 })));
-    expect(names.some((n) => mica.exists(n))).toBe(false);
+    await Promise.all(names.map((name) => sim.mica.remove(name, { timeoutMs: 30_000 })));
+    expect(names.some((n) => sim.mica.exists(n))).toBe(false);
     await waitFor(() => pids.every((p) => !isAlive(p)), { what: 'every QEMU to end' });
   });
 });
