@@ -19,6 +19,7 @@ import { TaskIO } from './io';
 import { EventPublisher } from './publisher';
 import { createSandboxService, SANDBOX_SERVICE } from './sandbox-service';
 import { installCrashPolicy } from './crash-policy';
+import { daemonLogOptions } from './daemon-log';
 import { createDaemonStop } from './daemon-stop';
 import { logStartupFailure } from './startup-failure';
 import { createTaskService, exitHandler, TASK_SERVICE, TASK_SERVICE_V3, type TaskIOHandle } from './task-service';
@@ -32,11 +33,7 @@ export async function runDaemon(args: ShimArgs, early: EarlyListener): Promise<v
   try {
     const config = loadConfig({ env: process.env });
     const bundle = args.bundle || process.cwd();
-    const logOptions = {
-      logPath: path.join(bundle, 'log'),
-      level: args.debug ? 'debug' : config.runtime.log_level,
-      base: { id: args.id, namespace: args.namespace },
-    };
+    const logOptions = daemonLogOptions(bundle, args.namespace, args.debug ? 'debug' : config.runtime.log_level);
     // A namespace's daemon outlives the container that started it: its log follows the newest
     // live container's fifo (the one containerd still reads). A pod's daemon keeps its sandbox's.
     const following = config.shim.grouping === 'namespace' ? createFollowingShimLogger(logOptions) : undefined;
@@ -182,7 +179,7 @@ export async function runDaemon(args: ShimArgs, early: EarlyListener): Promise<v
     log.info({ socket: args.socket }, 'shim daemon serving');
   } catch (err) {
     // Nobody waits for us (`start` has exited): the log fifo is the only place to say why.
-    if (logger) logger.error({ err }, 'shim daemon failed to start');
+    if (logger) logger.error({ err, id: args.id }, 'shim daemon failed to start');
     else logStartupFailure(args.bundle || process.cwd(), { id: args.id, namespace: args.namespace }, err);
     logger?.flush?.();
     early.removeSocket();

@@ -32,6 +32,7 @@ export interface StdioSpec {
 export interface TaskIOContext {
   containerId: string;
   namespace: string;
+  /** The daemon's logger; TaskIO's lines add `id: containerId` (the daemon's base names no container). */
   logger: Logger;
 }
 
@@ -95,7 +96,8 @@ export class TaskIO {
 
   /** Parses and opens the stdio. Throws CodedError(InvalidArgument) naming a bad URI or path;
    * on any failure everything opened so far is closed again. */
-  static async open(stdio: StdioSpec, ctx: TaskIOContext, options: Partial<TaskIOOptions> = {}): Promise<TaskIO> {
+  static async open(stdio: StdioSpec, daemonCtx: TaskIOContext, options: Partial<TaskIOOptions> = {}): Promise<TaskIO> {
+    const ctx = { ...daemonCtx, logger: daemonCtx.logger.child({ id: daemonCtx.containerId }) };
     const opts = { ...defaultTaskIOOptions, ...options };
     const targets = {
       stdin: parseStdioUri('stdin', stdio.stdin),
