@@ -10,7 +10,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { internal, unavailable } from '../errors';
-import { QmpClient } from './qmp-client';
+import { QmpClient, type QmpListener } from './qmp-client';
 
 export interface QemuLaunchOptions {
   qemuPath: string;
@@ -18,10 +18,10 @@ export interface QemuLaunchOptions {
   firmwarePath: string;
   /** Unix socket the serial chardev connects to (the console bridge listens there). */
   consoleSocket: string;
-  /** Unix socket QEMU serves QMP on (private to this instance). */
+  /** Unix socket QEMU connects its QMP monitor to (we listen; private to this instance). */
   qmpSocket: string;
   log(line: string): void;
-  /** How long QEMU may take to answer on QMP after spawn. */
+  /** How long QEMU may take to connect its QMP monitor after spawn. */
   startTimeoutMs?: number;
 }
 
@@ -45,7 +45,8 @@ export function qemuArgs(o: Pick<QemuLaunchOptions, 'machine' | 'firmwarePath' |
     '-kernel', o.firmwarePath,
     '-chardev', `socket,id=console,path=${o.consoleSocket}`,
     '-serial', 'chardev:console',
-    '-qmp', `unix:${o.qmpSocket},server=on,wait=off`,
+    '-chardev', `socket,id=qmp,path=${o.qmpSocket}`,
+    '-mon', 'chardev=qmp,mode=control',
     '-semihosting-config', 'enable=on,target=native',
   ];
 }
@@ -70,10 +71,19 @@ export class QemuProcess {
   }
 
   /**
-   * Starts QEMU frozen (-S), waits until QMP answers, then lets the guest run. On failure QEMU is
-   * killed and the error says why.
+   * Starts QEMU frozen (-S), waits until its QMP monitor connects and answers, then lets the guest
+   * run. On failure QEMU is killed and the error says why.
    */
   static async launch(o: QemuLaunchOptions): Promise<QemuProcess> {
+    const qmpListener = await QmpClient.listen(o.qmpSocket);
+    try {
+      return await QemuProcess.spawnAndRun(o, qmpListener);
+    } finally {
+      qmpListener.close();
+    }
+  }
+
+  private static async spawnAndRun(o: QemuLaunchOptions, qmpListener: QmpListener): Promise<QemuProcess> {
     const args = qemuArgs(o);
     const [command, argv] = HAS_SETPRIV
       ? [SETPRIV, ['--pdeathsig', 'KILL', '--', o.qemuPath, ...args]]
@@ -104,7 +114,7 @@ export class QemuProcess {
       );
     });
     try {
-      proc.qmp = await Promise.race([QmpClient.connect(o.qmpSocket, o.startTimeoutMs ?? 10_000), died]);
+      proc.qmp = await Promise.race([qmpListener.accept(o.startTimeoutMs ?? 10_000), died]);
     } catch (err) {
       await proc.kill();
       throw err;

@@ -2,7 +2,7 @@
 // sim uses it for `stop`/`cont` (pause/resume) and `quit`; events are ignored. Every call has a
 // timeout so a wedged QEMU cannot stall the daemon.
 
-import { connect, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { deadlineExceeded, internal, unavailable } from '../errors';
 
 interface Pending {
@@ -25,24 +25,32 @@ export class QmpClient {
   }
 
   /**
-   * Connects to QEMU's QMP server socket, retrying while QEMU has not created it yet, then
-   * leaves capabilities negotiation mode.
+   * Listens on `path` for QEMU's QMP connection: QEMU is the client (`-chardev socket,path=…`
+   * plus `-mon …,mode=control`), so it connects the moment its monitor is up and nothing polls
+   * for a socket QEMU has not made yet (a 20 ms retry loop cost ~10 ms of every start).
    */
-  static async connect(path: string, timeoutMs: number): Promise<QmpClient> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      try {
-        const socket = await openSocket(path);
-        const client = new QmpClient(socket);
-        await client.execute('qmp_capabilities', undefined, Math.max(deadline - Date.now(), 1));
-        return client;
-      } catch (err) {
-        if (Date.now() >= deadline) {
-          throw deadlineExceeded(`QEMU's QMP socket ${path} did not answer within ${timeoutMs} ms`, err);
-        }
-        await new Promise((r) => setTimeout(r, 20));
-      }
+  static async listen(path: string): Promise<QmpListener> {
+    const server = createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(path, () => {
+        server.removeListener('error', reject);
+        resolve();
+      });
+    });
+    return new QmpListener(server, path);
+  }
+
+  /** Wraps QEMU's connection and leaves capabilities negotiation mode. */
+  static async negotiate(socket: Socket, timeoutMs: number): Promise<QmpClient> {
+    const client = new QmpClient(socket);
+    try {
+      await client.execute('qmp_capabilities', undefined, timeoutMs);
+    } catch (err) {
+      client.close();
+      throw err;
     }
+    return client;
   }
 
   /** Runs one QMP command; rejects with the QMP error description on failure. */
@@ -98,13 +106,29 @@ export class QmpClient {
   }
 }
 
-function openSocket(path: string): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(path);
-    socket.once('connect', () => {
-      socket.removeListener('error', reject);
-      resolve(socket);
+/** The listening end of one QEMU's QMP connection (see QmpClient.listen). */
+export class QmpListener {
+  constructor(
+    private readonly server: Server,
+    private readonly path: string,
+  ) {}
+
+  /** QEMU's connection, negotiated; rejects after `timeoutMs` without one. Stops listening. */
+  accept(timeoutMs: number): Promise<QmpClient> {
+    const deadline = Date.now() + timeoutMs;
+    const connected = new Promise<Socket>((resolve, reject) => {
+      const timer = setTimeout(() => reject(deadlineExceeded(`QEMU did not connect to its QMP socket ${this.path} within ${timeoutMs} ms`)), timeoutMs);
+      this.server.once('connection', (socket) => {
+        clearTimeout(timer);
+        this.close();
+        resolve(socket);
+      });
     });
-    socket.once('error', reject);
-  });
+    return connected.then((socket) => QmpClient.negotiate(socket, Math.max(deadline - Date.now(), 1)));
+  }
+
+  /** Stops listening and removes the socket file (QEMU holds its connection, if any). */
+  close(): void {
+    if (this.server.listening) this.server.close();
+  }
 }
