@@ -6,7 +6,7 @@
 // Knows nothing of ttrpc, protobuf, events or stdio: the shim passes plain values in and gets
 // the Container back; it learns about exits through the onExit hook.
 import path from 'node:path';
-import { alreadyExists, Code, failedPrecondition, isCodedError, notFound } from '../errors';
+import { alreadyExists, Code, CodedError, failedPrecondition, isCodedError, notFound } from '../errors';
 import type { MicaClient } from '../mica/types';
 import { classifyContainer, inheritAnnotations, parseAnnotations } from '../oci/annotations';
 import { applySetCall, planCreateResources, planUpdate, type ResourceDefaults } from '../oci/resources';
@@ -83,6 +83,13 @@ export class Runtime {
   private readonly monitor: ExitMonitor;
   /** Ids whose Create is in progress: a concurrent Create of the same id fails fast. */
   private readonly creating = new Set<string>();
+  /**
+   * Ids deleted while their Create was still in progress. containerd does that when it gives a
+   * Create up (its client went away mid-`ctr run`): it deletes the task, shuts the connection
+   * and removes the bundle without waiting for our reply. Such a Create is undone when it ends —
+   * kept, it would be a container nobody will ever delete, holding its daemon for ever.
+   */
+  private readonly abandoned = new Set<string>();
   /** The running or finished exit path of each stopped container (see exited()). */
   private readonly exitPaths = new Map<string, Promise<void>>();
 
@@ -99,6 +106,11 @@ export class Runtime {
     return this.deps.containers;
   }
 
+  /** A Create (or CreateSandbox) is in progress. */
+  isCreating(): boolean {
+    return this.creating.size > 0;
+  }
+
   /** No container and no Create in progress: the only state in which the daemon may stop. */
   isIdle(): boolean {
     return this.deps.containers.size === 0 && this.creating.size === 0;
@@ -113,13 +125,13 @@ export class Runtime {
       reportSkippedHooks(spec.hooks, (fields, message) => this.deps.log.info({ id, ...fields }, message));
       const cls = classifyContainer(spec.annotations, id);
       const base = this.baseRecord(id, bundle, input.stdio, cls.kind === 'single' ? undefined : cls.sandboxId);
-      if (cls.kind === 'infra') return await this.addInfra(base, spec.annotations);
+      if (cls.kind === 'infra') return await this.unlessAbandoned(await this.addInfra(base, spec.annotations));
       const annotations = base.sandboxId ? inheritAnnotations(this.podAnnotations(base.sandboxId), spec.annotations) : spec.annotations;
       const container = await setUpApp(this.deps, { base, spec, annotations, mounts: input.rootfs, stateDir });
       this.deps.containers.add(container);
-      return container;
+      return await this.unlessAbandoned(container);
     } finally {
-      this.creating.delete(id);
+      this.release(id);
     }
   }
 
@@ -208,6 +220,10 @@ export class Runtime {
 
   /** Removes everything of a stopped (or never started) container and forgets it. */
   async delete(id: string): Promise<ExitInfo & { pid: number }> {
+    if (this.creating.has(id) && !this.deps.containers.has(id)) {
+      this.abandoned.add(id);
+      throw notFound(`container ${id} not found in this shim: its Create has not finished, and is undone when it does`);
+    }
     const container = this.deps.containers.get(id);
     if (container.state === 'running' || container.state === 'paused') {
       throw failedPrecondition(`container ${id} is ${container.state}: kill it before deleting it`);
@@ -288,9 +304,9 @@ export class Runtime {
     try {
       parseAnnotations(input.annotations); // a bad pod annotation fails here, not at every container
       const stdio = { stdin: '', stdout: '', stderr: '', terminal: false };
-      return await this.addInfra(this.baseRecord(id, input.bundle, stdio, id), input.annotations);
+      return await this.unlessAbandoned(await this.addInfra(this.baseRecord(id, input.bundle, stdio, id), input.annotations));
     } finally {
-      this.creating.delete(id);
+      this.release(id);
     }
   }
 
@@ -364,6 +380,24 @@ export class Runtime {
     // A duplicate id, or the same id created twice concurrently.
     if (this.deps.containers.has(id) || this.creating.has(id)) throw alreadyExists(`${what} ${id} already exists in this shim`);
     this.creating.add(id);
+  }
+
+  /** Ends a Create's reservation, whichever way it went. */
+  private release(id: string): void {
+    this.creating.delete(id);
+    this.abandoned.delete(id);
+  }
+
+  /**
+   * The container a Create just registered — unless it was deleted meanwhile (see `abandoned`):
+   * then it is removed again (instance, mount, record) and the Create fails. Nobody hears that
+   * reply; the daemon is left as if the Create had never come.
+   */
+  private async unlessAbandoned(container: Container): Promise<Container> {
+    if (!this.abandoned.has(container.id)) return container;
+    this.deps.log.info({ id: container.id }, 'create: deleted by containerd while it was being created; undoing it');
+    await this.delete(container.id);
+    throw new CodedError(Code.Cancelled, `container ${container.id} was deleted while it was being created`);
   }
 
   private podAnnotations(sandboxId: string): Record<string, string> {

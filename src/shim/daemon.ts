@@ -21,6 +21,7 @@ import { createSandboxService, SANDBOX_SERVICE } from './sandbox-service';
 import { installCrashPolicy } from './crash-policy';
 import { daemonLogOptions } from './daemon-log';
 import { createDaemonStop } from './daemon-stop';
+import { watchUnusedDaemon } from './unused-daemon';
 import { logStartupFailure } from './startup-failure';
 import { createTaskService, exitHandler, TASK_SERVICE, TASK_SERVICE_V3, type TaskIOHandle } from './task-service';
 
@@ -134,17 +135,15 @@ export async function runDaemon(args: ShimArgs, early: EarlyListener): Promise<v
       }
       daemonStop.ifIdle(why);
     };
-    // A daemon with no container and no client — containerd never connected, or left without a
-    // Shutdown (its ctr client killed mid-`ctr run`, a refused bootstrap output, a storm of
-    // kills) — would idle forever, since only a Shutdown ends a daemon. Checked once after its
-    // start and after its last client disconnects (no timer otherwise), it then ends like an
-    // emptied one (a namespace daemon told to wait keeps waiting); a Create in flight keeps it.
-    function endIfUnusedSoon(why: string): void {
-      setTimeout(async () => {
-        if (runtime.containers.size > 0 || (await early.connectionCount()) > 0) return;
-        whenEmpty(`unused for ${UNUSED_DAEMON_GRACE_MS / 1000} s: ${why}`);
-      }, UNUSED_DAEMON_GRACE_MS).unref();
-    }
+    // No container and no client: it ends like an emptied daemon (a namespace daemon told to wait
+    // keeps waiting). See unused-daemon.ts.
+    const endIfUnusedSoon = watchUnusedDaemon({
+      graceMs: UNUSED_DAEMON_GRACE_MS,
+      containerCount: () => runtime.containers.size,
+      creating: () => runtime.isCreating(),
+      connectionCount: () => early.connectionCount(),
+      onUnused: whenEmpty,
+    });
     const tasks = createTaskService({
       runtime,
       ios,
