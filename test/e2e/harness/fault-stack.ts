@@ -6,13 +6,14 @@
 //     log fifo, which containerd copies into its log). containerd 1.6 folds Internal and Unknown
 //     into one "unknown" for ctr, so ctr's text cannot tell them apart; the shim's log can.
 //   - leftovers(): micad instances, QEMU processes, mounts, shim daemons and sockets, state
-//     records, tasks and containers still there.
+//     records, tasks and containers still there. Temp mounts a killed ctr or containerd left
+//     (containerdTempMounts) are containerd's, not micrun's: destroy() unmounts them instead.
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createMicaClient } from '../../../src/mica';
 import { startContainerd, type Containerd, type ContainerdOptions } from './containerd';
 import { importFirmwareImage } from './firmware-image';
-import { micadInstances, mountsUnder, qemuChildren, shimDaemons } from './leftovers';
+import { micadInstances, mountsUnder, qemuChildren, removeContainerdTempMounts, shimDaemons } from './leftovers';
 import { startMicadProxy, type MicadProxy } from './micad-proxy';
 import { firmwarePath, startMicadSim, type MicadSim } from './micad-sim';
 import { isAlive, waitFor } from './processes';
@@ -91,6 +92,9 @@ export async function startFaultStack(opts: FaultStackOptions): Promise<FaultSta
   let ctd: Containerd | undefined;
   const destroy = async () => {
     try {
+      // Before containerd's dir goes: an overlay temp mount still uses its snapshot dirs.
+      const temp = ctd ? await removeContainerdTempMounts(ctd.dir) : [];
+      if (temp.length > 0) console.warn(`unmounted ${temp.length} temp mount(s) a killed ctr or containerd left (not micrun's): ${temp.join(', ')}`);
       await ctd?.destroy();
     } finally {
       await proxy?.close();

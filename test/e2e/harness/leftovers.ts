@@ -3,9 +3,10 @@
 // startContainerd().destroy() uses stopShimDaemons so a failed test leaves no daemon running.
 // Everything is found by PID, parent PID or path under a directory the test made — never by
 // process name alone, so other people's processes on the shared machine are never touched.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { isAlive } from './processes';
+import { isAlive, run } from './processes';
 
 /** Numeric /proc entries, read with `read`; processes that exit while we look are skipped. */
 function scanProcesses<T>(read: (pid: number) => T | undefined): T[] {
@@ -91,6 +92,39 @@ export function mountsUnder(dir: string): string[] {
     .filter((field): field is string => field !== undefined)
     .map(unescapeMountField)
     .filter((mountPoint) => isUnder(mountPoint, dir));
+}
+
+/**
+ * Temporary mounts `<tmp>/containerd-mount<N>` of a snapshot of the containerd whose root, state
+ * and sockets are under `ctdDir`, still mounted. containerd and ctr mount a snapshot there
+ * for a moment (Go's mount.WithTempMount, under $TMPDIR — `ctr run` reads the image's /etc/group
+ * through one); a process SIGKILLed inside that moment leaves it mounted, and its directory. They
+ * are containerd's leftovers, not micrun's, but a test that kills ctr or containerd makes them. A
+ * mount is ours only when its mountinfo line names a path under `ctdDir` (an overlay's lower and
+ * upper dirs, a bind mount's root): another test's temp mounts are never counted or touched.
+ */
+export function containerdTempMounts(ctdDir: string, tmp = tmpdir()): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((line) => line.includes(`${ctdDir}/`))
+    .map((line) => line.split(' ')[4])
+    .filter((field): field is string => field !== undefined)
+    .map(unescapeMountField)
+    .filter((mountPoint) => path.dirname(mountPoint) === tmp && path.basename(mountPoint).startsWith('containerd-mount'));
+}
+
+/** Unmounts and removes what containerdTempMounts() found (lazily: a reader may still be in it). */
+export async function removeContainerdTempMounts(ctdDir: string): Promise<string[]> {
+  const found = containerdTempMounts(ctdDir);
+  for (const mountPoint of found) {
+    await run('umount', ['-l', mountPoint]);
+    try {
+      rmdirSync(mountPoint); // empty once unmounted; never a recursive remove of what may be a mount
+    } catch {
+      // still busy (a lazy unmount in progress) or already gone
+    }
+  }
+  return found;
 }
 
 /**
