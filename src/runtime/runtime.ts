@@ -28,6 +28,11 @@ export interface CreateInput {
   bundle: string;
   rootfs: RootfsMount[];
   stdio: Stdio;
+  /**
+   * Runs first, once the id is reserved: the shim opens the task's IO here, so that a Delete
+   * arriving meanwhile already counts as one during Create (see `abandoned`).
+   */
+  prepare?: () => Promise<void>;
 }
 
 export interface RuntimeLogger {
@@ -121,6 +126,7 @@ export class Runtime {
     const stateDir = containerDir(this.deps.stateDir, id); // an id that cannot name a directory fails first
     this.reserve(id, 'container');
     try {
+      await input.prepare?.();
       const spec = await loadSpec(bundle);
       reportSkippedHooks(spec.hooks, (fields, message) => this.deps.log.info({ id, ...fields }, message));
       const cls = classifyContainer(spec.annotations, id);

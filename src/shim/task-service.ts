@@ -63,7 +63,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
     Create: unary(T.CreateTaskRequest, T.CreateTaskResponse, async (req) => {
       if (req.checkpoint) throw unimplemented('restoring from a checkpoint is not supported by micrun');
       const stdio = { stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal };
-      const taskIO = await deps.openIO(stdio, req.id); // bad stdio URIs fail before anything exists
+      const opened: { io?: TaskIOHandle } = {};
       let container: Container;
       try {
         container = await runtime.create({
@@ -71,12 +71,14 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
           bundle: req.bundle,
           stdio,
           rootfs: req.rootfs.map((m) => ({ type: m.type ?? '', source: m.source ?? '', target: m.target ?? '', options: m.options ?? [] })),
+          // First, under the id's reservation: bad stdio URIs fail before anything exists.
+          prepare: async () => void (opened.io = await deps.openIO(stdio, req.id)),
         });
       } catch (err) {
-        await taskIO.close().catch(() => {});
+        await opened.io?.close().catch(() => {});
         throw err;
       }
-      ios.set(req.id, taskIO);
+      ios.set(req.id, opened.io!);
       events.publish('TaskCreate', {
         containerId: req.id,
         bundle: req.bundle,

@@ -85,6 +85,27 @@ describe('a Create that containerd deleted while it ran', () => {
     expect(records()).toEqual(['c1']);
   });
 
+  test("a Delete while the shim still opens the task's IO (prepare) counts too", async () => {
+    mica.open();
+    let ioOpened!: () => void;
+    let reached!: () => void;
+    const inPrepare = new Promise<void>((r) => (reached = r));
+    const creating = runtime.create({
+      id: 'c2',
+      bundle: writeBundle(path.join(dir, 'bundles', 'c2')),
+      rootfs: [],
+      stdio: NO_STDIO,
+      prepare: () => new Promise<void>((r) => ((ioOpened = r), reached())),
+    });
+    await inPrepare;
+    await failsWith(runtime.delete('c2'), Code.NotFound);
+    ioOpened();
+    await failsWith(creating, Code.Cancelled);
+    expect(mica.instances.size).toBe(0);
+    expect(records()).toEqual([]);
+    expect(runtime.isIdle()).toBe(true);
+  });
+
   test('a Delete of an id nobody creates is a plain NotFound and marks nothing', async () => {
     await failsWith(runtime.delete('ghost'), Code.NotFound);
     mica.open();
