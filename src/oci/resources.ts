@@ -19,8 +19,6 @@ const MiB = 1024 * 1024;
 /** Above this a memory value is a unit mistake, not a request (and would overflow micad's int32). */
 export const MAX_MEMORY_MIB = 1024 * 1024; // 1 TiB
 const DEFAULT_CFS_PERIOD_US = 100_000;
-/** micad reads one 32-byte buffer per command: "set <key> <value>" must fit in 31 bytes. */
-const MICAD_COMMAND_MAX = MAX_COMMAND_BYTES;
 /** create_msg.cpu_str is char[128] including the terminating NUL. */
 const CREATE_CPUSTR_MAX = createFieldMaxBytes('cpu_str');
 
@@ -117,9 +115,9 @@ export function planUpdate(res: LinuxResources, current: GuestResources): { call
   const push = (key: ResourceKey, before: string | number | undefined, after: string | number | undefined) => {
     if (after === undefined || after === before) return;
     const command = `set ${key} ${after}`;
-    if (command.length > MICAD_COMMAND_MAX) {
+    if (command.length > MAX_COMMAND_BYTES) {
       const field = key === 'cpu' ? 'linux.resources.cpu.cpus' : `linux.resources (${key})`;
-      throw invalidArgument(`${field}: "${command}" is longer than the ${MICAD_COMMAND_MAX} bytes micad reads per command`);
+      throw invalidArgument(`${field}: "${command}" is longer than the ${MAX_COMMAND_BYTES} bytes micad reads per command`);
     }
     calls.push({ key, value: after });
   };
