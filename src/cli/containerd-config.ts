@@ -42,7 +42,12 @@ export interface ContainerdConfigFacts {
   criDisabled: boolean;
   /** The block `micrun install` writes is in the file. */
   managedBlock: boolean;
+  /** `[grpc] address`: where this containerd serves (its default when unset). */
+  grpcAddress: string;
 }
+
+/** containerd's gRPC socket when its config names none. */
+export const DEFAULT_GRPC_ADDRESS = '/run/containerd/containerd.sock';
 
 export function inspectContainerdConfig(text: string, file: string): ContainerdConfigFacts {
   const doc = parseToml(text, file);
@@ -58,6 +63,7 @@ export function inspectContainerdConfig(text: string, file: string): ContainerdC
     runcPresent: version === 3 || isTable(runtimes?.runc),
     criDisabled: disabled.includes(CRI[version].plugin) || (version === 2 && disabled.includes('cri')),
     managedBlock: text.split('\n').some((line) => line.trim() === BLOCK_BEGIN),
+    grpcAddress: stringOr(tableAt(doc, ['grpc'])?.address, DEFAULT_GRPC_ADDRESS),
   };
 }
 
@@ -194,6 +200,10 @@ function tableAt(doc: Record<string, unknown>, keys: readonly string[]): Record<
     node = node[key];
   }
   return isTable(node) ? node : undefined;
+}
+
+function stringOr(v: unknown, fallback: string): string {
+  return typeof v === 'string' && v !== '' ? v : fallback;
 }
 
 function isTable(v: unknown): v is Record<string, unknown> {

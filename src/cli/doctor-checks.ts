@@ -9,7 +9,7 @@ import path from 'node:path';
 import { defaultConfig, loadConfig, type Config } from '../config';
 import { loadAddon } from '../mica/addon';
 import { createMicaClient } from '../mica/client';
-import { HANDLER, inspectContainerdConfig, RUNTIME_TYPE, type ContainerdConfigFacts } from './containerd-config';
+import { DEFAULT_GRPC_ADDRESS, HANDLER, inspectContainerdConfig, RUNTIME_TYPE, type ContainerdConfigFacts } from './containerd-config';
 import { containerdVersion, type ContainerdVersion } from './containerd-binary';
 import { which } from './which';
 
@@ -49,6 +49,7 @@ export async function runChecks(opts: DoctorOptions): Promise<CheckResult[]> {
   results.push(checkConfigFormat(opts.containerdConfig, facts, version));
   results.push(checkSandboxer(facts, version));
   results.push(checkShimOnPath(opts.env, containerd));
+  results.push(checkRunningContainerd('error' in facts ? DEFAULT_GRPC_ADDRESS : facts.facts.grpcAddress));
   const sim = simulatorAt(config.mica.socket_dir);
   if (sim) results.push(...checkSimulator(sim, opts.env));
   return results;
@@ -259,6 +260,48 @@ function checkShimOnPath(env: NodeJS.ProcessEnv, containerd: string | undefined)
   return { name: 'shim', status: 'ok', detail: found };
 }
 
+/**
+ * What the running containerd will find. It runs the shim from its own PATH (or beside its own
+ * binary), and the shim's launcher runs `node` from the PATH it inherits — under systemd the
+ * unit's, which is not the PATH of the shell doctor runs in (node from nvm or /opt is a common
+ * miss). Read from the process itself, so a unit's Environment= or drop-in is seen as it is.
+ */
+function checkRunningContainerd(grpcAddress: string): CheckResult {
+  const name = "containerd's PATH";
+  const pid = socketOwner(grpcAddress);
+  if (pid === undefined) return { name, status: 'info', detail: `no containerd serves ${grpcAddress}: the PATH it will run the shim with is not checked` };
+  const env = processEnv(pid);
+  if (!env) return { name, status: 'info', detail: `containerd pid ${pid}: its environment is not readable here (run doctor as root)` };
+  let exe: string | undefined;
+  try {
+    exe = readlinkSync(`/proc/${pid}/exe`);
+  } catch {
+    // judged by PATH alone
+  }
+  // glibc's execvp and Go's LookPath with no PATH: /bin:/usr/bin.
+  const pathEnv = { PATH: env.PATH ?? '/bin:/usr/bin' };
+  const shim = which(SHIM, pathEnv, exe ? [path.dirname(exe)] : []);
+  const node = which('node', pathEnv);
+  const fix = 'link it into a directory of that PATH (e.g. /usr/local/bin), or set Environment=PATH=… for containerd (systemctl edit containerd) and restart it';
+  if (!shim) return { name, status: 'fail', detail: `containerd pid ${pid} cannot find ${SHIM} on its PATH ${pathEnv.PATH}`, hint: `micrun install links the shim into /usr/local/bin; or ${fix}` };
+  if (!node) return { name, status: 'fail', detail: `containerd pid ${pid} runs the shim, but node is not on its PATH ${pathEnv.PATH}`, hint: `node: ${fix}` };
+  return { name, status: 'ok', detail: `containerd pid ${pid} runs ${shim} with node ${node}` };
+}
+
+/** /proc/<pid>/environ as an object; undefined when not readable (another user's process). */
+function processEnv(pid: number): NodeJS.ProcessEnv | undefined {
+  const env: NodeJS.ProcessEnv = {};
+  try {
+    for (const kv of readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')) {
+      const eq = kv.indexOf('=');
+      if (eq > 0) env[kv.slice(0, eq)] = kv.slice(eq + 1);
+    }
+  } catch {
+    return undefined;
+  }
+  return env;
+}
+
 /** The micad-sim process that listens on `<socketDir>/mica-create.socket`, if that is who listens. */
 interface Simulator {
   pid: number;
@@ -276,15 +319,8 @@ function simulatorAt(socketDir: string): Simulator | undefined {
     return undefined;
   }
   if (!argv.some((a) => path.basename(a).startsWith('micad-sim'))) return undefined;
-  const env: NodeJS.ProcessEnv = {};
-  try {
-    for (const kv of readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')) {
-      const eq = kv.indexOf('=');
-      if (eq > 0) env[kv.slice(0, eq)] = kv.slice(eq + 1);
-    }
-  } catch {
-    // another user's process: judge with an empty environment
-  }
+  // Another user's process: judge with an empty environment.
+  const env = processEnv(pid) ?? {};
   const q = argv.findIndex((a) => a === '--qemu' || a.startsWith('--qemu='));
   const qemuArg = q < 0 ? undefined : argv[q]!.includes('=') ? argv[q]!.split('=')[1] : argv[q + 1];
   return { pid, env, qemuArg };

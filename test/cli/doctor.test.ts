@@ -2,6 +2,7 @@
 // check fails on its own broken piece with a fix hint and exit status 1. containerd is a script
 // printing a real `containerd --version` line, micad a unix socket server; the micad-sim + qemu
 // checks need a real micad-sim process and are in test/e2e/doctor.test.ts.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,8 +13,23 @@ import { addMicrunRuntime } from '../../src/cli/containerd-config';
 import { checkAddon, type CheckResult } from '../../src/cli/doctor-checks';
 
 let dir: string;
-let node: { bin: string; sockets: string; state: string; micrunConfig: string; containerdConfig: string };
+let node: { bin: string; sockets: string; state: string; micrunConfig: string; containerdConfig: string; containerdSocket: string };
 let micad: net.Server | undefined;
+const running: ChildProcess[] = [];
+
+/** A process serving the config's [grpc] address with this PATH: the containerd doctor finds. */
+async function runningContainerd(pathEnv: string): Promise<number> {
+  const p = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(node.containerdSocket)}, () => console.log('up'))`], {
+    env: { PATH: pathEnv },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  running.push(p);
+  await new Promise((resolve, reject) => {
+    p.stdout!.once('data', resolve);
+    p.once('exit', (code) => reject(new Error(`the stand-in containerd exited with ${code}`)));
+  });
+  return p.pid!;
+}
 
 function executable(file: string, text: string): void {
   writeFileSync(file, text);
@@ -30,17 +46,24 @@ beforeEach(async () => {
     state: path.join(dir, 'state'),
     micrunConfig: path.join(dir, 'micrun.toml'),
     containerdConfig: path.join(dir, 'containerd.toml'),
+    containerdSocket: path.join(dir, 'containerd.sock'),
   };
   mkdirSync(node.bin);
   mkdirSync(node.sockets);
   fakeContainerd('1.6.20~ds1');
   executable(path.join(node.bin, 'containerd-shim-mica-v2'), '#!/bin/sh\n');
   writeFileSync(node.micrunConfig, `[mica]\nsocket_dir = "${node.sockets}"\n[runtime]\nstate_dir = "${node.state}"\n`);
-  writeFileSync(node.containerdConfig, addMicrunRuntime('version = 2\n', node.containerdConfig, 2).text);
+  // A private [grpc] address: no test ever looks at a containerd of the machine.
+  const config = addMicrunRuntime('version = 2\n', node.containerdConfig, 2).text;
+  writeFileSync(node.containerdConfig, `${config}\n[grpc]\n  address = "${node.containerdSocket}"\n`);
   micad = net.createServer((s) => s.destroy()).listen(path.join(node.sockets, 'mica-create.socket'));
   await new Promise((r) => micad!.once('listening', r));
 });
 afterEach(async () => {
+  for (const p of running.splice(0)) {
+    p.kill('SIGKILL');
+    await new Promise((r) => p.once('exit', r));
+  }
   await new Promise((r) => (micad ? micad.close(r) : r(undefined)));
   micad = undefined;
   rmSync(dir, { recursive: true, force: true });
@@ -153,4 +176,36 @@ test('containerd 2.x with sandboxer "shim" is reported', async () => {
   const r = await doctor();
   expect(r.code).toBe(0);
   expect(check(r.checks, 'CRI sandboxer')?.detail).toMatch(/^shim/);
+});
+
+describe("containerd's PATH: read from the running containerd, not from doctor's shell", () => {
+  const nodeDir = path.dirname(process.execPath);
+
+  test('shim and node on its PATH: ok, naming both and the pid', async () => {
+    const pid = await runningContainerd(`${node.bin}:${nodeDir}`);
+    const c = check((await doctor()).checks, "containerd's PATH");
+    expect(c).toMatchObject({ status: 'ok', detail: `containerd pid ${pid} runs ${path.join(node.bin, 'containerd-shim-mica-v2')} with node ${process.execPath}` });
+  });
+
+  test('node missing from its PATH (a systemd unit with node in /opt): a failure that says how to fix it', async () => {
+    const pid = await runningContainerd(node.bin);
+    const r = await doctor();
+    expect(r.code).toBe(1);
+    const c = check(r.checks, "containerd's PATH");
+    expect(c).toMatchObject({ status: 'fail', detail: `containerd pid ${pid} runs the shim, but node is not on its PATH ${node.bin}` });
+    expect(c!.hint).toMatch(/systemctl edit containerd/);
+  });
+
+  test('the shim missing from its PATH and from beside its binary: a failure naming the shim', async () => {
+    const empty = path.join(dir, 'empty-bin');
+    mkdirSync(empty);
+    await runningContainerd(`${empty}:${nodeDir}`);
+    const c = check((await doctor()).checks, "containerd's PATH");
+    expect(c).toMatchObject({ status: 'fail', detail: expect.stringContaining(`cannot find containerd-shim-mica-v2 on its PATH ${empty}:${nodeDir}`) });
+  });
+
+  test('no containerd serving the configured address: reported, not failed', async () => {
+    const c = check((await doctor()).checks, "containerd's PATH");
+    expect(c).toMatchObject({ status: 'info', detail: expect.stringContaining(`no containerd serves ${node.containerdSocket}`) });
+  });
 });
