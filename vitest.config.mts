@@ -17,10 +17,6 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
-          // The fault storm is opt-in (MICRUN_FAULT_STORM=1): it still leaves one idle pod daemon now
-          // and then (docs/testing.md), and the README's test command must pass every time. Left
-          // out, it is not run — never counted as passed.
-          exclude: process.env.MICRUN_FAULT_STORM ? [] : ['test/e2e/fault-storm.test.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
           fileParallelism: false,
