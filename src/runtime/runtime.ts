@@ -402,7 +402,15 @@ export class Runtime {
   private async unlessAbandoned(container: Container): Promise<Container> {
     if (!this.abandoned.has(container.id)) return container;
     this.deps.log.info({ id: container.id }, 'create: deleted by containerd while it was being created; undoing it');
-    await this.delete(container.id);
+    try {
+      await this.delete(container.id);
+    } catch (err) {
+      // Kept registered, it would hold this daemon for ever with nobody to delete it. Forgotten,
+      // its record (bundle gone, containerd removed it) is an orphan the next sweep removes.
+      this.deps.containers.remove(container.id);
+      this.monitor.unwatch(container.id);
+      this.deps.log.warn({ id: container.id, err: String(err) }, 'create: undoing an abandoned Create failed; left to the orphan sweep');
+    }
     throw new CodedError(Code.Cancelled, `container ${container.id} was deleted while it was being created`);
   }
 

@@ -8,7 +8,9 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { Code } from '../../src/errors';
+import { CodedError, Code } from '../../src/errors';
+import { sweepOrphans } from '../../src/runtime/orphan-sweep';
+import { FileStateStore } from '../../src/runtime/state-store';
 import type { CallOptions, CreateParams } from '../../src/mica/types';
 import type { Runtime } from '../../src/runtime/runtime';
 import { NO_STDIO, writeBundle } from './bundle-fixture';
@@ -104,6 +106,27 @@ describe('a Create that containerd deleted while it ran', () => {
     expect(mica.instances.size).toBe(0);
     expect(records()).toEqual([]);
     expect(runtime.isIdle()).toBe(true);
+  });
+
+  test('undoing it fails (micad rm refused): the Create still fails Cancelled and the runtime is idle; the record is left to the orphan sweep', async () => {
+    const creating = create('c3');
+    await mica.reached;
+    await failsWith(runtime.delete('c3'), Code.NotFound);
+    mica.failRemove = new CodedError(Code.Unavailable, 'micad: rm timed out');
+    mica.open();
+    await failsWith(creating, Code.Cancelled);
+    // Registered, it would hold the daemon for ever with nobody to delete it.
+    expect(runtime.containers.size).toBe(0);
+    expect(runtime.isIdle()).toBe(true);
+    expect(records()).toEqual(['c3']);
+    // containerd removed the bundle when it gave the Create up: the sweep judges it an orphan.
+    rmSync(path.join(dir, 'bundles', 'c3'), { recursive: true, force: true });
+    mica.failRemove = undefined;
+    const log = { info: () => {}, warn: () => {} };
+    const cleaned = await sweepOrphans({ store: new FileStateStore(stateDir), mica, isServed: (id) => runtime.containers.has(id), log });
+    expect(cleaned).toEqual(['c3']);
+    expect(mica.instances.size).toBe(0);
+    expect(records()).toEqual([]);
   });
 
   test('a Delete of an id nobody creates is a plain NotFound and marks nothing', async () => {

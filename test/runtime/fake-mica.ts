@@ -21,6 +21,7 @@ export class FakeMica implements MicaClient {
   /** Fails create AFTER making the instance, as a micad reply lost to a timeout does. */
   failCreateAfterMaking?: CodedError;
   failStop?: CodedError;
+  failRemove?: CodedError;
   /** Fails `set` for this key (the calls before it succeed). */
   failSetKey?: ResourceKey;
   inFlight = 0;
@@ -59,6 +60,7 @@ export class FakeMica implements MicaClient {
   }
   async remove(name: string): Promise<void> {
     await this.enter(`rm ${name}`);
+    if (this.failRemove) throw this.failRemove;
     this.get(name);
     this.instances.delete(name);
   }
