@@ -16,8 +16,9 @@ npm ci --no-audit --no-fund
 npm run --silent build:firmware
 npm run --silent typecheck
 
-results=test-results/vitest.json
-mkdir -p test-results
+# The JSON report feeds the summary below; it goes to a temp file, never into the tree.
+results=$(mktemp "${TMPDIR:-/tmp}/micrun-vitest-XXXXXX.json")
+trap 'rm -f "$results"' EXIT
 status=0
 npx vitest run --reporter=default --reporter=json --outputFile.json="$results" "$@" || status=$?
 # Plain closing lines with the counts, in total and per containerd version, whatever the
