@@ -408,7 +408,6 @@ export class Runtime {
       // Kept registered, it would hold this daemon for ever with nobody to delete it. Forgotten,
       // its record (bundle gone, containerd removed it) is an orphan the next sweep removes.
       this.deps.containers.remove(container.id);
-      this.monitor.unwatch(container.id);
       this.deps.log.warn({ id: container.id, err: String(err) }, 'create: undoing an abandoned Create failed; left to the orphan sweep');
     }
     throw new CodedError(Code.Cancelled, `container ${container.id} was deleted while it was being created`);
